@@ -1,0 +1,501 @@
+//! Engine settings: weights, thresholds, windows and rules. Everything an
+//! analyst tunes lives here, so replaying history with new settings is a
+//! matter of a different file. Defaults are in one place: the `Default`
+//! impls below, which are also what `vigil replay` uses with no `--config`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Currency, RateTable};
+
+/// A setting that cannot work, with the dotted key that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setting `{key}`: {problem}")]
+pub struct ConfigError {
+    /// Dotted path of the offending key, e.g. `engine.bands.green_min`.
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// All engine settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// How long after the newest event an older event may still arrive and be
+    /// scored exactly as if it had come in order. Outputs wait this long.
+    #[serde(with = "humantime_serde")]
+    pub allowed_lateness: Duration,
+    /// How often a silent player is re-scored at the latest, so silence decays
+    /// the score and fires alerts without any new event.
+    #[serde(with = "humantime_serde")]
+    pub rescore_interval: Duration,
+    /// Reporting currency and exchange rates.
+    pub currency: CurrencyConfig,
+    /// Weight of each signal in the health score.
+    pub weights: Weights,
+    /// Band thresholds and hysteresis.
+    pub bands: BandConfig,
+    /// When a player has enough history to be judged against it.
+    pub baseline: BaselineConfig,
+    /// What counts as friction in support and payments.
+    pub friction: FrictionConfig,
+    /// When score records are emitted.
+    pub scores: ScoreEmitConfig,
+    /// Alert rules.
+    pub rules: RulesConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            allowed_lateness: Duration::from_secs(10),
+            rescore_interval: Duration::from_secs(6 * 3600),
+            currency: CurrencyConfig::default(),
+            weights: Weights::default(),
+            bands: BandConfig::default(),
+            baseline: BaselineConfig::default(),
+            friction: FrictionConfig::default(),
+            scores: ScoreEmitConfig::default(),
+            rules: RulesConfig::default(),
+        }
+    }
+}
+
+/// Reporting currency and rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CurrencyConfig {
+    /// The currency all amounts are converted to (three letters).
+    pub reporting: String,
+    /// Value of one unit of each currency in the reporting currency.
+    pub rates: BTreeMap<String, f64>,
+}
+
+impl Default for CurrencyConfig {
+    fn default() -> Self {
+        // Indicative rates to EUR; operators replace them with their treasury's.
+        let rates = [
+            ("USD", 0.92),
+            ("GBP", 1.17),
+            ("SEK", 0.087),
+            ("NOK", 0.085),
+            ("DKK", 0.134),
+            ("CHF", 1.05),
+            ("PLN", 0.23),
+            ("CAD", 0.67),
+            ("AUD", 0.60),
+            ("NZD", 0.55),
+            ("BRL", 0.17),
+            ("JPY", 0.0061),
+        ]
+        .into_iter()
+        .map(|(c, r)| (c.to_owned(), r))
+        .collect();
+        CurrencyConfig {
+            reporting: "EUR".to_owned(),
+            rates,
+        }
+    }
+}
+
+impl CurrencyConfig {
+    /// Builds the conversion table, checking every code and rate.
+    pub fn rate_table(&self) -> Result<RateTable, ConfigError> {
+        let reporting = Currency::parse(&self.reporting).ok_or_else(|| {
+            ConfigError::new(
+                "currency.reporting",
+                "must be a three-letter currency code such as \"EUR\"",
+            )
+        })?;
+        let mut rates = Vec::with_capacity(self.rates.len());
+        for (code, rate) in &self.rates {
+            let key = format!("currency.rates.{code}");
+            let c = Currency::parse(code).ok_or_else(|| {
+                ConfigError::new(&key, "the key must be a three-letter currency code")
+            })?;
+            if !(rate.is_finite() && *rate > 0.0) {
+                return Err(ConfigError::new(
+                    &key,
+                    format!("rate must be a positive number, got {rate}"),
+                ));
+            }
+            rates.push((c, *rate));
+        }
+        Ok(RateTable::new(reporting, rates))
+    }
+}
+
+/// Weights of the health-score signals. They need not sum to one: the score
+/// normalises by the weights of the signals that apply to a player.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Weights {
+    pub frequency: f64,
+    pub depth: f64,
+    pub monetary: f64,
+    pub recency: f64,
+    pub support: f64,
+    pub payment: f64,
+    pub communication: f64,
+    pub satisfaction: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        // Depth weighs as much as frequency: a daily login that never plays
+        // is not a healthy player.
+        Weights {
+            frequency: 0.20,
+            depth: 0.20,
+            monetary: 0.15,
+            recency: 0.15,
+            support: 0.10,
+            payment: 0.10,
+            communication: 0.05,
+            satisfaction: 0.05,
+        }
+    }
+}
+
+impl Weights {
+    /// The weights in [`crate::Signal::ALL`] order.
+    pub fn as_array(&self) -> [f64; 8] {
+        [
+            self.frequency,
+            self.depth,
+            self.monetary,
+            self.recency,
+            self.support,
+            self.payment,
+            self.communication,
+            self.satisfaction,
+        ]
+    }
+}
+
+/// Band thresholds on the 0-100 score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BandConfig {
+    /// Scores at or above this are green.
+    pub green_min: f64,
+    /// Scores at or above this (and below `green_min`) are yellow; below is red.
+    pub yellow_min: f64,
+    /// A player must climb this many points past a threshold to move up a
+    /// band (and fall past it to move down), so scores near a threshold do
+    /// not flap.
+    pub hysteresis: f64,
+}
+
+impl Default for BandConfig {
+    fn default() -> Self {
+        BandConfig {
+            green_min: 70.0,
+            yellow_min: 40.0,
+            hysteresis: 3.0,
+        }
+    }
+}
+
+/// When a player's own history is enough to judge them against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BaselineConfig {
+    /// Time since the first event before a player can raise drift alerts.
+    #[serde(with = "humantime_serde")]
+    pub min_history: Duration,
+    /// Active days needed in the 28-day window before drift alerts.
+    pub min_active_days: u32,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        BaselineConfig {
+            min_history: Duration::from_secs(14 * 86_400),
+            min_active_days: 4,
+        }
+    }
+}
+
+/// Thresholds that turn support and payment events into friction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrictionConfig {
+    /// A support ticket open longer than this counts as slow.
+    #[serde(with = "humantime_serde")]
+    pub slow_ticket_resolution: Duration,
+    /// A withdrawal not paid within this counts as slow.
+    #[serde(with = "humantime_serde")]
+    pub slow_withdrawal: Duration,
+}
+
+impl Default for FrictionConfig {
+    fn default() -> Self {
+        FrictionConfig {
+            slow_ticket_resolution: Duration::from_secs(24 * 3600),
+            slow_withdrawal: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// When a player's score is published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoreEmitConfig {
+    /// Publish when the score moved at least this many points since the last
+    /// published one (band changes are always published).
+    pub min_delta: f64,
+    /// Publish at least this often per player while it is being scored.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+}
+
+impl Default for ScoreEmitConfig {
+    fn default() -> Self {
+        ScoreEmitConfig {
+            min_delta: 2.0,
+            heartbeat: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Alert rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    pub band_change: BandChangeRule,
+    pub usage_drop: UsageDropRule,
+    pub inactivity: InactivityRule,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            band_change: BandChangeRule::default(),
+            usage_drop: UsageDropRule::default(),
+            inactivity: InactivityRule::default(),
+        }
+    }
+}
+
+/// Alert when the band changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BandChangeRule {
+    pub enabled: bool,
+    /// Minimum time between two band alerts for a player, unless the new band
+    /// is worse than the last one alerted (an escalation is never held back).
+    #[serde(with = "humantime_serde")]
+    pub cooldown: Duration,
+}
+
+impl Default for BandChangeRule {
+    fn default() -> Self {
+        BandChangeRule {
+            enabled: true,
+            cooldown: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// Alert when activity over a window fell against the window before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsageDropRule {
+    pub enabled: bool,
+    /// Length of each of the two compared windows.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Minimum fall, in percent, that fires.
+    pub drop_pct: f64,
+    /// Activity (visits plus bets) the earlier window needs before a fall in
+    /// it means anything.
+    pub min_baseline_activity: f64,
+    #[serde(with = "humantime_serde")]
+    pub cooldown: Duration,
+}
+
+impl Default for UsageDropRule {
+    fn default() -> Self {
+        UsageDropRule {
+            enabled: true,
+            window: Duration::from_secs(14 * 86_400),
+            drop_pct: 30.0,
+            min_baseline_activity: 10.0,
+            cooldown: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// Alert when a player has been silent for longer than their own rhythm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InactivityRule {
+    pub enabled: bool,
+    /// Silence longer than this multiple of the player's typical gap fires.
+    pub gap_factor: f64,
+    /// Never fire before this much silence, however regular the player.
+    #[serde(with = "humantime_serde")]
+    pub min_silence: Duration,
+    /// Always fire after this much silence, however irregular the player.
+    #[serde(with = "humantime_serde")]
+    pub max_silence: Duration,
+}
+
+impl Default for InactivityRule {
+    fn default() -> Self {
+        InactivityRule {
+            enabled: true,
+            gap_factor: 3.0,
+            min_silence: Duration::from_secs(2 * 86_400),
+            max_silence: Duration::from_secs(21 * 86_400),
+        }
+    }
+}
+
+/// The longest window the engine keeps, in days.
+pub const WINDOW_DAYS: usize = 28;
+
+impl EngineConfig {
+    /// Checks every setting; the first problem found is returned with its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.currency.rate_table()?;
+        let w = &self.weights;
+        for (name, v) in crate::Signal::ALL.iter().zip(w.as_array()) {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ConfigError::new(
+                    &format!("weights.{}", name.as_str()),
+                    format!("must be a finite number >= 0, got {v}"),
+                ));
+            }
+        }
+        if w.as_array().iter().sum::<f64>() <= 0.0 {
+            return Err(ConfigError::new(
+                "weights",
+                "at least one weight must be above 0",
+            ));
+        }
+        let b = &self.bands;
+        if !(0.0..=100.0).contains(&b.green_min) {
+            return Err(ConfigError::new(
+                "bands.green_min",
+                "must be between 0 and 100",
+            ));
+        }
+        if !(0.0..=100.0).contains(&b.yellow_min) || b.yellow_min >= b.green_min {
+            return Err(ConfigError::new(
+                "bands.yellow_min",
+                "must be between 0 and 100 and below bands.green_min",
+            ));
+        }
+        if !(b.hysteresis.is_finite()
+            && b.hysteresis >= 0.0
+            && b.hysteresis * 2.0 < b.green_min - b.yellow_min)
+        {
+            return Err(ConfigError::new(
+                "bands.hysteresis",
+                "must be >= 0 and less than half the width of the yellow band",
+            ));
+        }
+        if self.rescore_interval < Duration::from_secs(60) {
+            return Err(ConfigError::new("rescore_interval", "must be at least 1m"));
+        }
+        if self.allowed_lateness > Duration::from_secs(86_400) {
+            return Err(ConfigError::new(
+                "allowed_lateness",
+                "must be at most 1d (events wait this long before scoring)",
+            ));
+        }
+        let u = &self.rules.usage_drop;
+        let window_days = u.window.as_secs_f64() / 86_400.0;
+        if !(1.0..=(WINDOW_DAYS / 2) as f64).contains(&window_days) {
+            return Err(ConfigError::new(
+                "rules.usage_drop.window",
+                format!(
+                    "must be between 1d and {}d (two windows must fit in the {WINDOW_DAYS}-day history)",
+                    WINDOW_DAYS / 2
+                ),
+            ));
+        }
+        if !(u.drop_pct > 0.0 && u.drop_pct <= 100.0) {
+            return Err(ConfigError::new(
+                "rules.usage_drop.drop_pct",
+                "must be a percentage in (0, 100]",
+            ));
+        }
+        if !(u.min_baseline_activity.is_finite() && u.min_baseline_activity >= 0.0) {
+            return Err(ConfigError::new(
+                "rules.usage_drop.min_baseline_activity",
+                "must be >= 0",
+            ));
+        }
+        let i = &self.rules.inactivity;
+        if !(i.gap_factor.is_finite() && i.gap_factor >= 1.0) {
+            return Err(ConfigError::new(
+                "rules.inactivity.gap_factor",
+                "must be >= 1",
+            ));
+        }
+        if i.min_silence > i.max_silence {
+            return Err(ConfigError::new(
+                "rules.inactivity.min_silence",
+                "must not exceed rules.inactivity.max_silence",
+            ));
+        }
+        if !(self.scores.min_delta.is_finite() && self.scores.min_delta >= 0.0) {
+            return Err(ConfigError::new("scores.min_delta", "must be >= 0"));
+        }
+        if self.baseline.min_active_days as usize > WINDOW_DAYS {
+            return Err(ConfigError::new(
+                "baseline.min_active_days",
+                format!("must be at most {WINDOW_DAYS}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        EngineConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn partial_toml_keeps_other_defaults() {
+        let c: EngineConfig =
+            toml::from_str("[bands]\ngreen_min = 80\n[rules.usage_drop]\nwindow = \"7d\"\n")
+                .unwrap();
+        assert_eq!(c.bands.green_min, 80.0);
+        assert_eq!(c.bands.yellow_min, 40.0);
+        assert_eq!(c.rules.usage_drop.window, Duration::from_secs(7 * 86_400));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let mut c = EngineConfig::default();
+        c.bands.yellow_min = 75.0;
+        assert_eq!(c.validate().unwrap_err().key, "bands.yellow_min");
+        let mut c = EngineConfig::default();
+        c.currency.rates.insert("USD".into(), -1.0);
+        assert_eq!(c.validate().unwrap_err().key, "currency.rates.USD");
+        let err = toml::from_str::<EngineConfig>("[bands]\ngreen = 1\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `green`"), "{err}");
+    }
+}

@@ -1,0 +1,639 @@
+//! The engine: players by id, a reorder buffer that puts events back in
+//! event-time order, and a timer queue that re-scores silent players.
+//!
+//! The engine has no clock. Time moves only through [`Engine::ingest`]
+//! (the newest event time, less the allowed lateness) and
+//! [`Engine::advance_to`] (a time the caller vouches for, such as the wall
+//! clock in a live stream). Everything at or before that watermark is
+//! applied in `(event time, event id)` order, and timers due at or before it
+//! fire in between, so the same events give the same outputs however they
+//! were interleaved within the allowed lateness.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use hashbrown::HashTable;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::band::Band;
+use crate::config::{ConfigError, EngineConfig, WINDOW_DAYS};
+use crate::event::{Payload, PlayerEvent};
+use crate::money::{Money, RateTable};
+use crate::output::{Alert, AlertKind, Output, ScoreRecord, alert_id};
+use crate::reject::Reject;
+use crate::signal::{Reason, ScoreCard, Signal, score};
+use crate::state::{Fact, FrictionSecs, PlayerState};
+use crate::time::{DAY_MS, Timestamp, duration_ms};
+use crate::window::Span;
+
+/// Counters the edge turns into metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Events applied to player state.
+    pub applied: u64,
+    /// Events dropped as repeats of an already applied event id.
+    pub duplicates: u64,
+    /// Events that arrived after the watermark had passed them (applied,
+    /// but possibly not exactly as in order).
+    pub late: u64,
+    /// Alerts fired, by [`AlertKind::ALL`] index.
+    pub alerts: [u64; 3],
+    /// Score records emitted.
+    pub scores: u64,
+}
+
+/// A player's full state with its identity: the changelog's unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayerSnapshot {
+    pub player_id: String,
+    pub brand: String,
+    pub state: PlayerState,
+}
+
+/// A read-only view of one player, scored at the engine's clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayerView<'a> {
+    pub player_id: &'a str,
+    pub brand: &'a str,
+    pub state: &'a PlayerState,
+    pub card: ScoreCard,
+}
+
+#[derive(Debug)]
+struct Player {
+    id: Box<str>,
+    state: PlayerState,
+}
+
+/// An event waiting in the reorder buffer.
+#[derive(Debug)]
+struct Staged {
+    ts: Timestamp,
+    id_hash: u64,
+    player_id: String,
+    brand: String,
+    fact: Fact,
+}
+
+impl Staged {
+    fn key(&self) -> (Timestamp, u64, &str, &str) {
+        (self.ts, self.id_hash, &self.brand, &self.player_id)
+    }
+}
+
+impl PartialEq for Staged {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Staged {}
+impl PartialOrd for Staged {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Staged {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// Timers are bucketed by minute: precise enough for churn, and one small
+/// `Vec` per busy minute instead of a tree node per player.
+const TIMER_GRAIN_SECS: u32 = 60;
+/// Players silent for longer than this are no longer re-scored: their
+/// window is empty and their last alerts have long fired.
+const DORMANT_AFTER_SECS: u32 = 2 * WINDOW_DAYS as u32 * 86_400;
+
+/// The scoring engine for a set of players (one Kafka partition's, or all
+/// of a replay's).
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    rates: RateTable,
+    friction: FrictionSecs,
+    lateness_ms: i64,
+    players: Vec<Player>,
+    index: HashTable<u32>,
+    brands: Vec<Box<str>>,
+    brand_index: HashMap<Box<str>, u16>,
+    timers: BTreeMap<u32, Vec<u32>>,
+    pending: BinaryHeap<Reverse<Staged>>,
+    max_seen: Timestamp,
+    clock: Timestamp,
+    stats: EngineStats,
+}
+
+fn player_hash(brand: &str, player_id: &str) -> u64 {
+    xxh3_64(player_id.as_bytes()) ^ xxh3_64(brand.as_bytes()).rotate_left(1)
+}
+
+impl Engine {
+    /// An engine with `cfg`, which is validated first.
+    pub fn new(cfg: EngineConfig) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let rates = cfg.currency.rate_table()?;
+        let friction = FrictionSecs {
+            slow_ticket: cfg.friction.slow_ticket_resolution.as_secs(),
+            slow_withdrawal: cfg.friction.slow_withdrawal.as_secs(),
+            max_gap: cfg.rules.inactivity.max_silence.as_secs(),
+        };
+        Ok(Engine {
+            lateness_ms: duration_ms(cfg.allowed_lateness),
+            cfg,
+            rates,
+            friction,
+            players: Vec::new(),
+            index: HashTable::new(),
+            brands: Vec::new(),
+            brand_index: HashMap::new(),
+            timers: BTreeMap::new(),
+            pending: BinaryHeap::new(),
+            max_seen: Timestamp::MIN,
+            clock: Timestamp::MIN,
+            stats: EngineStats::default(),
+        })
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Counters since the engine started.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Players known.
+    pub fn player_count(&self) -> usize {
+        self.players.len()
+    }
+
+    /// Events accepted but waiting for the watermark.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The watermark: every event at or before it has been applied and every
+    /// timer due by it has fired.
+    pub fn clock(&self) -> Timestamp {
+        self.clock
+    }
+
+    /// Takes one event. Outputs it causes (now, or for earlier buffered
+    /// events released by it) are appended to `out`. Refused events change
+    /// nothing and say why.
+    pub fn ingest(&mut self, event: PlayerEvent, out: &mut Vec<Output>) -> Result<(), Reject> {
+        if !event.ts.in_range() {
+            return Err(Reject::TimestampOutOfRange(
+                event.ts.as_millis().to_string(),
+            ));
+        }
+        if event.ts.millis_since(self.clock) < -(WINDOW_DAYS as i64) * DAY_MS {
+            return Err(Reject::TooOld {
+                ts: event.ts.to_string(),
+                days: WINDOW_DAYS,
+            });
+        }
+        let fact = self.fact(&event.payload)?;
+        let staged = Staged {
+            ts: event.ts,
+            id_hash: xxh3_64(event.event_id.as_bytes()),
+            player_id: event.player_id,
+            brand: event.brand,
+            fact,
+        };
+        if staged.ts <= self.clock && self.clock > Timestamp::MIN {
+            self.stats.late += 1;
+            let now = self.clock;
+            self.apply(staged, now, out)?;
+        } else {
+            self.pending.push(Reverse(staged));
+        }
+        self.max_seen = self.max_seen.max(event.ts);
+        let watermark = Timestamp::from_millis(self.max_seen.as_millis() - self.lateness_ms);
+        if watermark > self.clock {
+            self.release(watermark, out);
+        }
+        Ok(())
+    }
+
+    /// Moves the clock to `t`: applies buffered events up to it and fires
+    /// timers due by it. Earlier times are ignored (the clock never goes
+    /// back).
+    pub fn advance_to(&mut self, t: Timestamp, out: &mut Vec<Output>) {
+        if t > self.clock {
+            self.release(t.min(Timestamp::MAX), out);
+        }
+    }
+
+    /// Applies everything still buffered, as at end of input, without
+    /// moving the clock past the newest event.
+    pub fn flush(&mut self, out: &mut Vec<Output>) {
+        let t = self.max_seen;
+        self.advance_to(t, out);
+    }
+
+    fn fact(&self, p: &Payload) -> Result<Fact, Reject> {
+        let cents = |m: &Money| {
+            self.rates
+                .to_cents(*m)
+                .ok_or_else(|| Reject::UnknownCurrency(m.currency.to_string()))
+        };
+        Ok(match p {
+            Payload::Login { .. } => Fact::Login,
+            Payload::SessionEnd { duration_s } => Fact::SessionEnd {
+                duration_s: *duration_s,
+            },
+            Payload::Bet { stake, win, .. } => Fact::Bet {
+                stake_cents: cents(stake)?,
+                win_cents: win.as_ref().map(cents).transpose()?,
+            },
+            Payload::Deposit { amount, status } => Fact::Deposit {
+                cents: cents(amount)?,
+                ok: *status == crate::event::DepositStatus::Ok,
+            },
+            Payload::Withdrawal { amount, status } => Fact::Withdrawal {
+                cents: cents(amount)?,
+                status: *status,
+            },
+            Payload::Ticket { ticket_id, action } => Fact::Ticket {
+                id_hash: xxh3_64(ticket_id.as_bytes()) as u32,
+                action: *action,
+            },
+            Payload::LotteryTicket { amount, .. } => Fact::LotteryTicket {
+                cents: cents(amount)?,
+            },
+            Payload::Bonus { action, .. } => Fact::Bonus { action: *action },
+            Payload::Message { action, .. } => Fact::Message { action: *action },
+            Payload::Nps { score } => Fact::Nps { score: *score },
+            Payload::Rg { action } => Fact::Rg { action: *action },
+        })
+    }
+
+    fn release(&mut self, watermark: Timestamp, out: &mut Vec<Output>) {
+        while self
+            .pending
+            .peek()
+            .is_some_and(|Reverse(s)| s.ts <= watermark)
+        {
+            let Some(Reverse(staged)) = self.pending.pop() else {
+                break;
+            };
+            self.fire_timers(staged.ts, out);
+            let now = staged.ts;
+            // Only a brand-table overflow can fail here; such an event was
+            // counted at ingest and cannot be scored.
+            let _ = self.apply(staged, now, out);
+        }
+        self.fire_timers(watermark, out);
+        self.clock = self.clock.max(watermark);
+    }
+
+    fn brand_id(&mut self, brand: &str) -> Result<u16, Reject> {
+        if let Some(&id) = self.brand_index.get(brand) {
+            return Ok(id);
+        }
+        let id = u16::try_from(self.brands.len()).map_err(|_| Reject::InvalidField {
+            field: "brand",
+            problem: "more than 65536 distinct brands in one engine".into(),
+        })?;
+        self.brands.push(brand.into());
+        self.brand_index.insert(brand.into(), id);
+        Ok(id)
+    }
+
+    fn find(&self, brand: &str, player_id: &str) -> Option<u32> {
+        let bid = *self.brand_index.get(brand)?;
+        let players = &self.players;
+        self.index
+            .find(player_hash(brand, player_id), |&i| {
+                let p = &players[i as usize];
+                p.state.brand == bid && &*p.id == player_id
+            })
+            .copied()
+    }
+
+    fn find_or_insert(
+        &mut self,
+        brand: &str,
+        player_id: &str,
+        t: Timestamp,
+    ) -> Result<u32, Reject> {
+        if let Some(i) = self.find(brand, player_id) {
+            return Ok(i);
+        }
+        let bid = self.brand_id(brand)?;
+        let idx = self.players.len() as u32;
+        self.players.push(Player {
+            id: player_id.into(),
+            state: PlayerState::new(t.compact(), bid),
+        });
+        let players = &self.players;
+        self.index
+            .insert_unique(player_hash(brand, player_id), idx, |&i| {
+                let p = &players[i as usize];
+                player_hash(&self.brands[p.state.brand as usize], &p.id)
+            });
+        let due = t
+            .compact()
+            .saturating_add(self.cfg.rescore_interval.as_secs() as u32);
+        self.schedule(idx, due);
+        Ok(idx)
+    }
+
+    fn apply(&mut self, s: Staged, now: Timestamp, out: &mut Vec<Output>) -> Result<(), Reject> {
+        let idx = self.find_or_insert(&s.brand, &s.player_id, s.ts)?;
+        let state = &mut self.players[idx as usize].state;
+        if !state.recent_ids.insert(s.id_hash) {
+            self.stats.duplicates += 1;
+            return Ok(());
+        }
+        state.apply(s.ts, &s.fact, self.friction);
+        if state.next_due == 0 {
+            let due =
+                s.ts.compact()
+                    .saturating_add(self.cfg.rescore_interval.as_secs() as u32);
+            self.schedule(idx, due);
+        }
+        self.stats.applied += 1;
+        self.evaluate(idx, now.max(s.ts), out);
+        Ok(())
+    }
+
+    fn schedule(&mut self, idx: u32, due_secs: u32) {
+        let minute = due_secs.div_ceil(TIMER_GRAIN_SECS);
+        self.players[idx as usize].state.next_due = minute.saturating_mul(TIMER_GRAIN_SECS);
+        self.timers.entry(minute).or_default().push(idx);
+    }
+
+    fn fire_timers(&mut self, upto: Timestamp, out: &mut Vec<Output>) {
+        let upto = upto.compact();
+        while let Some(entry) = self.timers.first_entry() {
+            let minute = *entry.key();
+            if minute.saturating_mul(TIMER_GRAIN_SECS) > upto {
+                break;
+            }
+            let due = minute * TIMER_GRAIN_SECS;
+            for idx in entry.remove() {
+                // A player appears in exactly one live bucket: the one of
+                // its `next_due`. Anything else is a stale entry.
+                if self.players[idx as usize].state.next_due == due {
+                    self.on_timer(idx, due, out);
+                }
+            }
+        }
+    }
+
+    /// Silence threshold for a player, in seconds.
+    fn silence_threshold(&self, state: &PlayerState) -> u32 {
+        let r = &self.cfg.rules.inactivity;
+        let typical = if state.gaps > 0 {
+            state.typical_gap_secs as f64
+        } else {
+            86_400.0
+        };
+        (r.gap_factor * typical).clamp(r.min_silence.as_secs_f64(), r.max_silence.as_secs_f64())
+            as u32
+    }
+
+    fn on_timer(&mut self, idx: u32, due: u32, out: &mut Vec<Output>) {
+        let rescore = self.cfg.rescore_interval.as_secs() as u32;
+        let st = &self.players[idx as usize].state;
+        let now = due.max(st.last_event);
+        let inactivity_due = self.inactivity_deadline(st);
+        if now >= st.verdict.evaluated_at.saturating_add(rescore)
+            || inactivity_due.is_some_and(|d| d <= now)
+        {
+            self.evaluate(idx, Timestamp::from_compact(now), out);
+        }
+        if now.saturating_sub(self.players[idx as usize].state.last_event) > DORMANT_AFTER_SECS {
+            // Dormant: no live timer until the player's next event.
+            self.players[idx as usize].state.next_due = 0;
+            return;
+        }
+        let st = &self.players[idx as usize].state;
+        let mut next = st.verdict.evaluated_at.saturating_add(rescore);
+        if let Some(d) = self.inactivity_deadline(st) {
+            next = next.min(d);
+        }
+        self.schedule(idx, next.max(now + TIMER_GRAIN_SECS));
+    }
+
+    /// When an inactivity alert would fire for the current silent spell, if
+    /// it has not fired yet.
+    fn inactivity_deadline(&self, st: &PlayerState) -> Option<u32> {
+        (self.cfg.rules.inactivity.enabled
+            && st.last_active != 0
+            && st.cooldowns.inactivity_spell != st.last_active)
+            .then(|| st.last_active.saturating_add(self.silence_threshold(st)))
+    }
+
+    /// Scores a player at `now`, applies the alert rules and emits what
+    /// changed.
+    fn evaluate(&mut self, idx: u32, now: Timestamp, out: &mut Vec<Output>) {
+        let card = score(&self.players[idx as usize].state, now, &self.cfg);
+        let t = now.compact();
+        let silence_threshold = self.silence_threshold(&self.players[idx as usize].state);
+        let Engine {
+            players,
+            cfg,
+            brands,
+            stats,
+            ..
+        } = self;
+        let player = &mut players[idx as usize];
+        let brand: &str = &brands[player.state.brand as usize];
+        let st = &mut player.state;
+        let prev_score = if st.verdict.evaluated_at == 0 {
+            card.score
+        } else {
+            st.verdict.score as f64
+        };
+        let prev_band = st.verdict.band;
+        let band = if st.verdict.evaluated_at == 0 {
+            Band::of(card.score, &cfg.bands)
+        } else {
+            prev_band.next(card.score, &cfg.bands)
+        };
+
+        let was_ready = st.verdict.ready;
+        if !was_ready {
+            let history = t.saturating_sub(st.first_seen) as u64;
+            st.verdict.ready = history >= cfg.baseline.min_history.as_secs()
+                && st.window.active_days(now) >= cfg.baseline.min_active_days;
+        }
+
+        let mut fire = |kind: AlertKind, reasons: Vec<Reason>| {
+            stats.alerts[kind as usize] += 1;
+            out.push(Output::Alert(Alert {
+                alert_id: alert_id(&player.id, brand, kind, now, band),
+                player_id: player.id.to_string(),
+                brand: brand.to_owned(),
+                kind,
+                ts: now,
+                score: card.score,
+                prev_score,
+                band,
+                prev_band,
+                reasons,
+            }));
+        };
+
+        // New players are scored but not alerted on until they have a
+        // baseline to drift from.
+        if was_ready {
+            let rules = &cfg.rules;
+            if rules.band_change.enabled
+                && band != prev_band
+                && (band > prev_band
+                    || t.saturating_sub(st.cooldowns.band_change_at) as u64
+                        >= rules.band_change.cooldown.as_secs())
+            {
+                st.cooldowns.band_change_at = t;
+                fire(AlertKind::BandChange, card.reasons());
+            }
+
+            let u = &rules.usage_drop;
+            let w = u.window.as_secs_f64() / 86_400.0;
+            if u.enabled
+                && t.saturating_sub(st.first_seen) as f64 >= 2.0 * w * 86_400.0
+                && (st.cooldowns.usage_drop_at == 0
+                    || t.saturating_sub(st.cooldowns.usage_drop_at) as u64 >= u.cooldown.as_secs())
+            {
+                let [recent, prior] = st.window.sums(
+                    now,
+                    [
+                        Span {
+                            ago_days: 0.0,
+                            len_days: w,
+                        },
+                        Span {
+                            ago_days: w,
+                            len_days: w,
+                        },
+                    ],
+                );
+                let (r, p) = (recent.usage(), prior.usage());
+                if p >= u.min_baseline_activity && p > 0.0 && r <= p * (1.0 - u.drop_pct / 100.0) {
+                    st.cooldowns.usage_drop_at = t;
+                    let mut reasons = vec![Reason::new(Signal::Usage, r, p, 0.0)];
+                    reasons.extend(card.reasons());
+                    fire(AlertKind::UsageDrop, reasons);
+                }
+            }
+
+            if rules.inactivity.enabled
+                && st.last_active != 0
+                && st.cooldowns.inactivity_spell != st.last_active
+            {
+                let silence = t.saturating_sub(st.last_active);
+                if silence >= silence_threshold {
+                    st.cooldowns.inactivity_spell = st.last_active;
+                    let typical = if st.gaps > 0 {
+                        st.typical_gap_secs as f64 / 86_400.0
+                    } else {
+                        1.0
+                    };
+                    let i = Signal::ALL
+                        .iter()
+                        .position(|s| *s == Signal::Recency)
+                        .unwrap_or(3);
+                    let mut reasons = vec![Reason::new(
+                        Signal::Recency,
+                        silence as f64 / 86_400.0,
+                        typical,
+                        card.contributions[i],
+                    )];
+                    reasons.extend(
+                        card.reasons()
+                            .into_iter()
+                            .filter(|r| r.signal != Signal::Recency),
+                    );
+                    fire(AlertKind::Inactivity, reasons);
+                }
+            }
+        }
+
+        st.verdict.score = card.score as f32;
+        st.verdict.band = band;
+        st.verdict.evaluated_at = t;
+        let v = &mut st.verdict;
+        let heartbeat = cfg.scores.heartbeat.as_secs();
+        if v.emitted_at == 0
+            || band != prev_band
+            || (card.score - v.emitted_score as f64).abs() >= cfg.scores.min_delta
+            || t.saturating_sub(v.emitted_at) as u64 >= heartbeat
+            || v.ready != was_ready
+        {
+            v.emitted_score = card.score as f32;
+            v.emitted_at = t.max(1);
+            stats.scores += 1;
+            out.push(Output::Score(ScoreRecord {
+                player_id: player.id.to_string(),
+                brand: brand.to_owned(),
+                ts: now,
+                score: card.score,
+                band,
+                baseline_ready: v.ready,
+                reasons: card.reasons(),
+            }));
+        }
+    }
+
+    /// A player's state and current score card, at the engine's clock.
+    pub fn player(&self, brand: &str, player_id: &str) -> Option<PlayerView<'_>> {
+        let idx = self.find(brand, player_id)?;
+        Some(self.view(idx))
+    }
+
+    fn view(&self, idx: u32) -> PlayerView<'_> {
+        let p = &self.players[idx as usize];
+        let now = self.clock.max(Timestamp::from_compact(p.state.last_event));
+        PlayerView {
+            player_id: &p.id,
+            brand: &self.brands[p.state.brand as usize],
+            state: &p.state,
+            card: score(&p.state, now, &self.cfg),
+        }
+    }
+
+    /// Every player, in first-seen order, scored at the engine's clock.
+    pub fn players(&self) -> impl Iterator<Item = PlayerView<'_>> {
+        (0..self.players.len() as u32).map(|i| self.view(i))
+    }
+
+    /// A player's full state, for the changelog.
+    pub fn export(&self, brand: &str, player_id: &str) -> Option<PlayerSnapshot> {
+        let idx = self.find(brand, player_id)?;
+        let p = &self.players[idx as usize];
+        Some(PlayerSnapshot {
+            player_id: p.id.to_string(),
+            brand: brand.to_owned(),
+            state: p.state.clone(),
+        })
+    }
+
+    /// Restores a player from a snapshot, replacing what the engine held.
+    pub fn import(&mut self, snap: PlayerSnapshot) -> Result<(), Reject> {
+        let PlayerSnapshot {
+            player_id,
+            brand,
+            mut state,
+        } = snap;
+        let t = Timestamp::from_compact(state.first_seen);
+        let idx = self.find_or_insert(&brand, &player_id, t)?;
+        state.brand = self.players[idx as usize].state.brand;
+        let due = if state.next_due == 0 {
+            state
+                .last_event
+                .saturating_add(self.cfg.rescore_interval.as_secs() as u32)
+        } else {
+            state.next_due
+        };
+        self.players[idx as usize].state = state;
+        self.schedule(idx, due);
+        Ok(())
+    }
+}

@@ -1,0 +1,347 @@
+//! The health score: seven behaviour signals plus satisfaction, each read
+//! against the player's own baseline, weighted into one number 0-100.
+//!
+//! Every signal yields a *health* in `[0, 1]` (1 = at or above the player's
+//! usual). The score is `100 * sum(w * health) / sum(w)` over the signals
+//! that apply to the player, so a player who never got a marketing message is
+//! not marked down for "communication fade". Each signal's *contribution* is
+//! the points it took off (`<= 0`), and the contributions add up exactly to
+//! `score - 100`: that is what makes an alert explainable.
+
+use crate::config::EngineConfig;
+use crate::decay::Counter;
+use crate::state::PlayerState;
+use crate::time::{DAY_MS, Timestamp};
+use crate::window::Span;
+
+/// A named input to the score (or, for [`Signal::Usage`], to a rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Active days per week, recent vs baseline.
+    Frequency,
+    /// Bets per active day, recent vs baseline.
+    Depth,
+    /// Stake plus deposits per week, recent vs baseline.
+    Monetary,
+    /// Days since last activity vs the player's typical gap.
+    Recency,
+    /// Tickets opened, slow resolutions and overdue tickets vs usual.
+    Support,
+    /// Failed deposits, declined and slow withdrawals vs usual.
+    Payment,
+    /// Message open rate, recent vs baseline.
+    Communication,
+    /// Latest NPS answer.
+    Satisfaction,
+    /// Visits plus bets over the usage-drop windows (rules only, not scored).
+    Usage,
+}
+
+impl Signal {
+    /// The scored signals, in weight order.
+    pub const ALL: [Signal; 8] = [
+        Signal::Frequency,
+        Signal::Depth,
+        Signal::Monetary,
+        Signal::Recency,
+        Signal::Support,
+        Signal::Payment,
+        Signal::Communication,
+        Signal::Satisfaction,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Signal::Frequency => "frequency",
+            Signal::Depth => "depth",
+            Signal::Monetary => "monetary",
+            Signal::Recency => "recency",
+            Signal::Support => "support",
+            Signal::Payment => "payment",
+            Signal::Communication => "communication",
+            Signal::Satisfaction => "satisfaction",
+            Signal::Usage => "usage",
+        }
+    }
+}
+
+/// One signal as read at a time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// The recent figure (unit depends on the signal; see [`Signal`]).
+    pub value: f64,
+    /// The player's own usual figure in the same unit.
+    pub baseline: f64,
+    /// How healthy this is, `0..=1`.
+    pub health: f64,
+}
+
+/// Why a score is what it is: one entry per signal that moved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    pub signal: Signal,
+    pub value: f64,
+    pub baseline: f64,
+    /// `(value - baseline) / baseline` in percent; `None` without a baseline.
+    pub change_pct: Option<f64>,
+    /// Points this signal added to the score (negative: it pulled it down).
+    pub contribution: f64,
+}
+
+impl Reason {
+    pub(crate) fn new(signal: Signal, value: f64, baseline: f64, contribution: f64) -> Self {
+        let change_pct = (baseline > 0.0).then(|| (value - baseline) / baseline * 100.0);
+        Reason {
+            signal,
+            value,
+            baseline,
+            change_pct,
+            contribution,
+        }
+    }
+}
+
+/// The full reading of a player at one time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreCard {
+    /// Health score, 0 to 100.
+    pub score: f64,
+    /// Each scored signal's reading, `None` where it does not apply.
+    pub readings: [Option<Reading>; 8],
+    /// Points each signal took off the score (0 where it does not apply).
+    pub contributions: [f64; 8],
+}
+
+impl ScoreCard {
+    /// Signals that moved the score by at least half a point, the biggest
+    /// drag first. Ties keep signal order, so output is deterministic.
+    pub fn reasons(&self) -> Vec<Reason> {
+        let mut out: Vec<Reason> = Signal::ALL
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &s)| {
+                let r = self.readings[i]?;
+                (self.contributions[i] <= -0.5)
+                    .then(|| Reason::new(s, r.value, r.baseline, self.contributions[i]))
+            })
+            .collect();
+        out.sort_by(|a, b| a.contribution.total_cmp(&b.contribution));
+        out
+    }
+}
+
+/// Maps a recent/baseline ratio to health: at least 90% of usual is fully
+/// healthy, 30% or less is not at all, linear in between. The dead zone at
+/// the top keeps ordinary week-to-week noise from moving the score.
+fn ratio_health(value: f64, baseline: f64) -> f64 {
+    if baseline <= 0.0 {
+        return if value > 0.0 { 1.0 } else { 0.0 };
+    }
+    ((value / baseline - 0.3) / 0.6).clamp(0.0, 1.0)
+}
+
+/// Health of a friction signal: 1 when no worse than usual, halving at
+/// about 1.4 extra incidents per week.
+fn friction_health(value: f64, baseline: f64) -> f64 {
+    1.0 / (1.0 + 0.7 * (value - baseline).max(0.0))
+}
+
+/// Length of the recent window, in days.
+pub const RECENT_DAYS: f64 = 7.0;
+
+/// Reads every signal of `state` at `now` and weighs them.
+pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCard {
+    let t = now.compact();
+    let history_days = (now.millis_since(Timestamp::from_compact(state.first_seen)) as f64
+        / DAY_MS as f64)
+        .max(0.0);
+    let recent_len = history_days.clamp(1.0 / 24.0, RECENT_DAYS);
+    let base_len =
+        (history_days - RECENT_DAYS).clamp(0.0, crate::config::WINDOW_DAYS as f64 - RECENT_DAYS);
+    let [recent, base] = state.window.sums(
+        now,
+        [
+            Span {
+                ago_days: 0.0,
+                len_days: RECENT_DAYS,
+            },
+            Span {
+                ago_days: RECENT_DAYS,
+                len_days: base_len,
+            },
+        ],
+    );
+    let per_week_recent = RECENT_DAYS / recent_len;
+    let has_base = base_len >= 1.0;
+    let per_week_base = if has_base {
+        RECENT_DAYS / base_len
+    } else {
+        0.0
+    };
+
+    let mut readings: [Option<Reading>; 8] = [None; 8];
+
+    if has_base {
+        // Frequency: active days per week.
+        let v = recent.active_days * per_week_recent;
+        let b = base.active_days * per_week_base;
+        readings[0] = Some(Reading {
+            value: v,
+            baseline: b,
+            health: ratio_health(v, b),
+        });
+
+        // Depth: bets per active day. A player who logs in but never plays
+        // has no depth, whatever their usual was.
+        let per_day = |s: &crate::window::Sums| {
+            if s.active_days > 0.0 {
+                s.bets / s.active_days
+            } else {
+                0.0
+            }
+        };
+        let (v, b) = (per_day(&recent), per_day(&base));
+        let health = if b <= 0.0 {
+            if v > 0.0 { 1.0 } else { 0.0 }
+        } else {
+            ratio_health(v, b)
+        };
+        readings[1] = Some(Reading {
+            value: v,
+            baseline: b,
+            health,
+        });
+
+        // Monetary: stake and deposits per week, in reporting currency units.
+        let (dep_s, dep_l) = state.decayed.weekly_rates(Counter::Deposits, t);
+        let v = recent.stake_cents / 100.0 * per_week_recent + dep_s;
+        let b = base.stake_cents / 100.0 * per_week_base + dep_l;
+        if v > 0.0 || b > 0.0 {
+            readings[2] = Some(Reading {
+                value: v,
+                baseline: b,
+                health: ratio_health(v, b),
+            });
+        }
+    }
+
+    // Recency: silence against the player's own rhythm.
+    if state.last_active > 0 {
+        let gap = now
+            .millis_since(Timestamp::from_compact(state.last_active))
+            .max(0) as f64
+            / DAY_MS as f64;
+        let typical = if state.gaps > 0 {
+            (state.typical_gap_secs as f64 / 86_400.0).max(1.0 / 24.0)
+        } else {
+            1.0
+        };
+        let lo = (1.5 * typical).max(1.0);
+        let hi = lo + (2.5 * typical).max(2.0);
+        let health = 1.0 - ((gap - lo) / (hi - lo)).clamp(0.0, 1.0);
+        readings[3] = Some(Reading {
+            value: gap,
+            baseline: typical,
+            health,
+        });
+    }
+
+    // Support friction.
+    let (tk_s, tk_l) = state.decayed.weekly_rates(Counter::TicketsOpened, t);
+    let (sl_s, sl_l) = state.decayed.weekly_rates(Counter::SlowTickets, t);
+    let overdue = state
+        .tickets
+        .overdue(t, cfg.friction.slow_ticket_resolution.as_secs()) as f64;
+    if tk_l > 1e-3 || overdue > 0.0 {
+        let (v, b) = (tk_s + 2.0 * sl_s + overdue, tk_l + 2.0 * sl_l);
+        readings[4] = Some(Reading {
+            value: v,
+            baseline: b,
+            health: friction_health(v, b),
+        });
+    }
+
+    // Payment friction.
+    let (pf_s, pf_l) = state.decayed.weekly_rates(Counter::PaymentFailures, t);
+    let pending = state
+        .withdrawals
+        .overdue(t, cfg.friction.slow_withdrawal.as_secs()) as f64;
+    if pf_l > 1e-3 || pending > 0.0 {
+        let v = pf_s + pending;
+        readings[5] = Some(Reading {
+            value: v,
+            baseline: pf_l,
+            health: friction_health(v, pf_l),
+        });
+    }
+
+    // Communication fade: open rate, recent vs usual.
+    let (sent_s, sent_l) = state.decayed.values(Counter::MessagesSent, t);
+    let (eng_s, eng_l) = state.decayed.values(Counter::MessagesEngaged, t);
+    if sent_s >= 1.0 && sent_l >= 2.0 && eng_l > 0.0 {
+        let (v, b) = ((eng_s / sent_s).min(1.0), (eng_l / sent_l).min(1.0));
+        readings[6] = Some(Reading {
+            value: v,
+            baseline: b,
+            health: ratio_health(v, b),
+        });
+    }
+
+    // Satisfaction: the latest NPS answer, if recent enough to mean anything.
+    if let Some(nps) = state.nps.latest(t) {
+        let health = match nps {
+            9..=10 => 1.0,
+            7..=8 => 0.7,
+            s => 0.4 * s as f64 / 6.0,
+        };
+        let baseline = state.nps.previous().unwrap_or(nps) as f64;
+        readings[7] = Some(Reading {
+            value: nps as f64,
+            baseline,
+            health,
+        });
+    }
+
+    let weights = cfg.weights.as_array();
+    let total: f64 = readings
+        .iter()
+        .zip(weights)
+        .filter(|(r, _)| r.is_some())
+        .map(|(_, w)| w)
+        .sum();
+    let mut contributions = [0.0; 8];
+    let mut score = 100.0;
+    if total > 0.0 {
+        for (i, r) in readings.iter().enumerate() {
+            if let Some(r) = r {
+                contributions[i] = -100.0 * weights[i] * (1.0 - r.health) / total;
+                score += contributions[i];
+            }
+        }
+    }
+    ScoreCard {
+        score: score.clamp(0.0, 100.0),
+        readings,
+        contributions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_health_has_a_dead_zone_and_a_floor() {
+        assert_eq!(ratio_health(95.0, 100.0), 1.0);
+        assert_eq!(ratio_health(20.0, 100.0), 0.0);
+        assert!((ratio_health(60.0, 100.0) - 0.5).abs() < 1e-9);
+        assert_eq!(ratio_health(0.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn friction_is_relative_to_usual() {
+        assert_eq!(friction_health(2.0, 3.0), 1.0);
+        assert!(friction_health(3.0, 1.0) < 0.5);
+    }
+}

@@ -1,0 +1,252 @@
+//! Daily buckets over the last [`WINDOW_DAYS`] days, and sums over any
+//! sliding interval of them.
+//!
+//! A bucket only knows its day, not when in the day things happened, so a
+//! sum over an interval that cuts a day takes that day's share in proportion
+//! to the overlap (events are assumed spread evenly over the day, and over
+//! the elapsed part of the current day). Intervals that tile time sum to the
+//! same total as the buckets they cover, whatever `now` is.
+
+use crate::config::WINDOW_DAYS;
+use crate::time::Timestamp;
+
+/// Per-day activity counters, a ring indexed by day number.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DayWindow {
+    /// Day number (days since the epoch) of the newest bucket.
+    pub head_day: u32,
+    /// Logins per day (saturating).
+    pub visits: [u8; WINDOW_DAYS],
+    /// Bets and lottery tickets per day (saturating).
+    pub bets: [u16; WINDOW_DAYS],
+    /// Stake per day in reporting-currency cents (saturating).
+    pub stake_cents: [u32; WINDOW_DAYS],
+}
+
+/// What one event adds to its day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayDelta {
+    pub visits: u8,
+    pub bets: u16,
+    pub stake_cents: u64,
+}
+
+/// Sums over one interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sums {
+    pub visits: f64,
+    pub bets: f64,
+    pub stake_cents: f64,
+    /// Days with any visit or bet.
+    pub active_days: f64,
+}
+
+impl Sums {
+    /// Visits plus bets: what the usage-drop rule counts.
+    pub fn usage(&self) -> f64 {
+        self.visits + self.bets
+    }
+}
+
+/// An interval of event time, in days before `now`: `[now - ago - len, now - ago)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    pub ago_days: f64,
+    pub len_days: f64,
+}
+
+impl DayWindow {
+    fn slot(day: u32) -> usize {
+        day as usize % WINDOW_DAYS
+    }
+
+    /// Moves the head to `day`, clearing the buckets that fall out.
+    fn roll_to(&mut self, day: u32) {
+        if day <= self.head_day {
+            return;
+        }
+        let gap = (day - self.head_day) as usize;
+        if gap >= WINDOW_DAYS {
+            *self = DayWindow {
+                head_day: day,
+                ..DayWindow::default()
+            };
+            return;
+        }
+        for d in self.head_day + 1..=day {
+            let s = Self::slot(d);
+            self.visits[s] = 0;
+            self.bets[s] = 0;
+            self.stake_cents[s] = 0;
+        }
+        self.head_day = day;
+    }
+
+    /// Adds `delta` to the bucket of `ts`. Returns `false` (and changes
+    /// nothing) when the day is already older than the window.
+    pub fn add(&mut self, ts: Timestamp, delta: DayDelta) -> bool {
+        let day = ts.day().clamp(0, u32::MAX as i64) as u32;
+        if day > self.head_day {
+            self.roll_to(day);
+        } else if self.head_day - day >= WINDOW_DAYS as u32 {
+            return false;
+        }
+        let s = Self::slot(day);
+        self.visits[s] = self.visits[s].saturating_add(delta.visits);
+        self.bets[s] = self.bets[s].saturating_add(delta.bets);
+        let stake = u32::try_from(delta.stake_cents).unwrap_or(u32::MAX);
+        self.stake_cents[s] = self.stake_cents[s].saturating_add(stake);
+        true
+    }
+
+    /// Whether no bucket holds anything.
+    pub fn is_empty(&self) -> bool {
+        self.visits.iter().all(|&v| v == 0)
+            && self.bets.iter().all(|&b| b == 0)
+            && self.stake_cents.iter().all(|&s| s == 0)
+    }
+
+    /// Sums over each span, in one pass over the buckets.
+    pub fn sums<const N: usize>(&self, now: Timestamp, spans: [Span; N]) -> [Sums; N] {
+        let mut out = [Sums::default(); N];
+        let now_days = now.days_f64();
+        let now_day = now.day();
+        let head = self.head_day as i64;
+        // Buckets newer than `now` (possible only for events beyond the clock)
+        // are counted from their start; older than the window are gone.
+        let intervals = spans.map(|s| (now_days - s.ago_days - s.len_days, now_days - s.ago_days));
+        for back in 0..WINDOW_DAYS as i64 {
+            let day = head - back;
+            if day < 0 {
+                break;
+            }
+            let s = Self::slot(day as u32);
+            let (v, b, st) = (self.visits[s], self.bets[s], self.stake_cents[s]);
+            if v == 0 && b == 0 && st == 0 {
+                continue;
+            }
+            let start = day as f64;
+            // The current day's events all happened before `now`.
+            let end = if day == now_day {
+                now_days.max(start + 1e-9)
+            } else {
+                start + 1.0
+            };
+            let extent = end - start;
+            for (o, &(a, z)) in out.iter_mut().zip(&intervals) {
+                let overlap = (z.min(end) - a.max(start)).max(0.0);
+                if overlap <= 0.0 {
+                    continue;
+                }
+                let f = (overlap / extent).min(1.0);
+                o.visits += v as f64 * f;
+                o.bets += b as f64 * f;
+                o.stake_cents += st as f64 * f;
+                if v > 0 || b > 0 {
+                    o.active_days += f;
+                }
+            }
+        }
+        out
+    }
+
+    /// Whole days with any visit or bet among the last `WINDOW_DAYS` days before `now`.
+    pub fn active_days(&self, now: Timestamp) -> u32 {
+        let now_day = now.day();
+        (0..WINDOW_DAYS as i64)
+            .filter(|back| {
+                let day = self.head_day as i64 - back;
+                day >= 0
+                    && now_day - day < WINDOW_DAYS as i64
+                    && day <= now_day
+                    && (self.visits[Self::slot(day as u32)] > 0
+                        || self.bets[Self::slot(day as u32)] > 0)
+            })
+            .count() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::DAY_MS;
+    use proptest::prelude::*;
+
+    fn at(day: i64, ms: i64) -> Timestamp {
+        Timestamp::from_millis(day * DAY_MS + ms)
+    }
+
+    #[test]
+    fn old_days_roll_out() {
+        let mut w = DayWindow::default();
+        assert!(w.add(
+            at(100, 0),
+            DayDelta {
+                visits: 1,
+                bets: 2,
+                stake_cents: 300
+            }
+        ));
+        assert!(w.add(
+            at(100 + WINDOW_DAYS as i64, 0),
+            DayDelta {
+                visits: 1,
+                ..Default::default()
+            }
+        ));
+        let [all] = w.sums(
+            at(100 + WINDOW_DAYS as i64, 1000),
+            [Span {
+                ago_days: 0.0,
+                len_days: 60.0,
+            }],
+        );
+        assert_eq!(all.visits, 1.0);
+        assert_eq!(all.bets, 0.0);
+        assert!(
+            !w.add(
+                at(100, 0),
+                DayDelta {
+                    visits: 1,
+                    ..Default::default()
+                }
+            ),
+            "too old"
+        );
+    }
+
+    proptest! {
+        /// Against a naive model: the sum over the whole window equals the
+        /// sum of every event still inside it, and two adjacent spans add up
+        /// to the span covering both.
+        #[test]
+        fn sums_match_a_naive_model(
+            events in prop::collection::vec((0i64..40, 0i64..DAY_MS, 0u8..3, 0u16..5, 0u64..10_000), 1..80),
+            now_ms in 0i64..DAY_MS,
+            cut in 0.0f64..27.0,
+        ) {
+            let mut w = DayWindow::default();
+            let mut sorted = events.clone();
+            sorted.sort();
+            let last_day = sorted.last().unwrap().0;
+            let now = at(last_day, now_ms.max(sorted.last().unwrap().1));
+            let mut kept: Vec<(i64, u8, u16, u64)> = Vec::new();
+            for &(d, ms, v, b, s) in &sorted {
+                w.add(at(d, ms), DayDelta { visits: v, bets: b, stake_cents: s });
+                kept.push((d, v, b, s));
+            }
+            let kept: Vec<_> = kept.into_iter().filter(|k| last_day - k.0 < WINDOW_DAYS as i64).collect();
+            let [whole, near, far] = w.sums(now, [
+                Span { ago_days: 0.0, len_days: WINDOW_DAYS as f64 + 1.0 },
+                Span { ago_days: 0.0, len_days: cut },
+                Span { ago_days: cut, len_days: WINDOW_DAYS as f64 + 1.0 - cut },
+            ]);
+            let visits: f64 = kept.iter().map(|k| k.1 as f64).sum();
+            let stake: f64 = kept.iter().map(|k| k.3 as f64).sum();
+            prop_assert!((whole.visits - visits).abs() < 1e-6);
+            prop_assert!((whole.stake_cents - stake).abs() < 1e-3);
+            prop_assert!((near.bets + far.bets - whole.bets).abs() < 1e-6);
+            prop_assert!((near.active_days + far.active_days - whole.active_days).abs() < 1e-6);
+        }
+    }
+}

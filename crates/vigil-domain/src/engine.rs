@@ -376,7 +376,20 @@ impl Engine {
                 break;
             }
             let due = minute * TIMER_GRAIN_SECS;
-            for idx in entry.remove() {
+            let mut due_now = entry.remove();
+            // Fire in an order that depends only on who the players are, not
+            // on when this engine happened to learn of them: an engine
+            // restored from snapshots must emit exactly what the original would.
+            due_now.retain(|&idx| self.players[idx as usize].state.next_due == due);
+            due_now.sort_by_cached_key(|&idx| {
+                let p = &self.players[idx as usize];
+                (
+                    player_hash(&self.brands[p.state.brand as usize], &p.id),
+                    idx,
+                )
+            });
+            due_now.dedup();
+            for idx in due_now {
                 // A player appears in exactly one live bucket: the one of
                 // its `next_due`. Anything else is a stale entry.
                 if self.players[idx as usize].state.next_due == due {

@@ -1,0 +1,498 @@
+//! Behaviour of the engine on scripted players: the scenarios the business
+//! cares about, and properties that must hold for any input.
+
+use proptest::prelude::*;
+use vigil_domain::event::{DepositStatus, Game, MessageAction, MessageChannel};
+use vigil_domain::state::PlayerState;
+use vigil_domain::time::{DAY_MS, HOUR_MS};
+use vigil_domain::*;
+
+const T0: i64 = 1_790_000_000_000; // 2026-09-21, a Monday-ish start
+
+fn eur(amount: f64) -> Money {
+    Money {
+        amount,
+        currency: Currency::parse("EUR").unwrap(),
+    }
+}
+
+fn ev(id: impl Into<String>, player: &str, ts: i64, payload: Payload) -> PlayerEvent {
+    PlayerEvent {
+        event_id: id.into(),
+        player_id: player.to_owned(),
+        brand: "casino-a".to_owned(),
+        ts: Timestamp::from_millis(ts),
+        payload,
+    }
+}
+
+/// One evening visit: a login, `bets` bets of `stake`, a session end.
+fn visit(player: &str, day: i64, bets: u32, stake: f64) -> Vec<PlayerEvent> {
+    let start = T0 + day * DAY_MS + 19 * HOUR_MS;
+    let mut out = vec![ev(
+        format!("{player}-{day}-login"),
+        player,
+        start,
+        Payload::Login { channel: None },
+    )];
+    for b in 0..bets {
+        out.push(ev(
+            format!("{player}-{day}-bet{b}"),
+            player,
+            start + (b as i64 + 1) * 60_000,
+            Payload::Bet {
+                stake: eur(stake),
+                game: Game::Slots,
+                win: None,
+            },
+        ));
+    }
+    out.push(ev(
+        format!("{player}-{day}-end"),
+        player,
+        start + (bets as i64 + 2) * 60_000,
+        Payload::SessionEnd {
+            duration_s: (bets + 2) * 60,
+        },
+    ));
+    out
+}
+
+fn engine() -> Engine {
+    Engine::new(EngineConfig::default()).unwrap()
+}
+
+/// Feeds events and then advances the clock day by day to `until_day`,
+/// collecting every output.
+fn run(engine: &mut Engine, events: Vec<PlayerEvent>, until_day: i64) -> Vec<Output> {
+    let (out, rejected) = run_counting(engine, events, until_day);
+    assert_eq!(rejected, 0);
+    out
+}
+
+/// Like [`run`], but counts refused events instead of failing on them.
+fn run_counting(
+    engine: &mut Engine,
+    events: Vec<PlayerEvent>,
+    until_day: i64,
+) -> (Vec<Output>, u64) {
+    let mut out = Vec::new();
+    let mut rejected = 0;
+    for e in events {
+        rejected += engine.ingest(e, &mut out).is_err() as u64;
+    }
+    engine.flush(&mut out);
+    let from = engine.clock().as_millis();
+    let mut t = from;
+    while t < T0 + until_day * DAY_MS {
+        t += 6 * HOUR_MS;
+        engine.advance_to(Timestamp::from_millis(t), &mut out);
+    }
+    (out, rejected)
+}
+
+/// Merges streams into event-time order, as a partition would carry them.
+fn sorted(mut events: Vec<PlayerEvent>) -> Vec<PlayerEvent> {
+    events.sort_by_key(|e| e.ts);
+    events
+}
+
+fn alerts(out: &[Output]) -> Vec<&Alert> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Alert(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+fn steady(player: &str, days: std::ops::Range<i64>) -> Vec<PlayerEvent> {
+    days.flat_map(|d| visit(player, d, 10, 2.0)).collect()
+}
+
+#[test]
+fn a_steady_player_stays_green_without_alerts() {
+    let mut e = engine();
+    let out = run(&mut e, steady("p1", 0..60), 60);
+    assert!(alerts(&out).is_empty(), "{:#?}", alerts(&out));
+    let v = e.player("casino-a", "p1").unwrap();
+    assert_eq!(v.state.verdict.band, Band::Green);
+    assert!(v.card.score >= 90.0, "score {}", v.card.score);
+    assert!(v.state.verdict.ready);
+}
+
+#[test]
+fn a_player_whose_activity_halves_turns_yellow_then_red_with_reasons() {
+    let mut events = steady("p1", 0..35);
+    // Then every other day, half the bets at half the stake...
+    events.extend(
+        (35..49)
+            .filter(|d| d % 2 == 0)
+            .flat_map(|d| visit("p1", d, 5, 1.0)),
+    );
+    // ...then twice a week, a few small bets.
+    events.extend(
+        (49..70)
+            .filter(|d| d % 4 == 0)
+            .flat_map(|d| visit("p1", d, 2, 0.5)),
+    );
+    let mut e = engine();
+    let out = run(&mut e, events, 70);
+    let bands: Vec<(Band, Band)> = alerts(&out)
+        .iter()
+        .filter(|a| a.kind == AlertKind::BandChange)
+        .map(|a| (a.prev_band, a.band))
+        .collect();
+    assert_eq!(
+        bands.first(),
+        Some(&(Band::Green, Band::Yellow)),
+        "{bands:?}"
+    );
+    assert!(bands.contains(&(Band::Yellow, Band::Red)), "{bands:?}");
+    let to_yellow = alerts(&out)
+        .into_iter()
+        .find(|a| a.band == Band::Yellow)
+        .unwrap();
+    let signals: Vec<Signal> = to_yellow.reasons.iter().map(|r| r.signal).collect();
+    for s in [Signal::Frequency, Signal::Monetary] {
+        assert!(
+            signals.contains(&s),
+            "{s:?} missing from {:#?}",
+            to_yellow.reasons
+        );
+    }
+    let freq = to_yellow
+        .reasons
+        .iter()
+        .find(|r| r.signal == Signal::Frequency)
+        .unwrap();
+    assert!(
+        freq.value < freq.baseline && freq.change_pct.unwrap() < -20.0,
+        "{freq:?}"
+    );
+    assert!(freq.contribution < 0.0);
+    assert!(to_yellow.score < to_yellow.prev_score);
+    // The usage-drop rule fires too: 14 days against the 14 before.
+    let drop = alerts(&out)
+        .into_iter()
+        .find(|a| a.kind == AlertKind::UsageDrop)
+        .expect("usage_drop");
+    let usage = &drop.reasons[0];
+    assert_eq!(usage.signal, Signal::Usage);
+    assert!(usage.change_pct.unwrap() <= -30.0, "{usage:?}");
+}
+
+#[test]
+fn a_silent_player_alerts_without_further_events() {
+    let mut e = engine();
+    let mut out = run(&mut e, steady("p1", 0..30), 30);
+    assert!(alerts(&out).is_empty());
+    out.clear();
+    // No events at all: only time passes.
+    let mut t = e.clock().as_millis();
+    while t < T0 + 45 * DAY_MS {
+        t += HOUR_MS;
+        e.advance_to(Timestamp::from_millis(t), &mut out);
+    }
+    let got = alerts(&out);
+    let inactivity = got
+        .iter()
+        .find(|a| a.kind == AlertKind::Inactivity)
+        .expect("inactivity alert");
+    assert_eq!(inactivity.reasons[0].signal, Signal::Recency);
+    assert!(
+        inactivity.reasons[0].value >= 2.0,
+        "silent at least min_silence"
+    );
+    assert!(
+        inactivity.ts.as_millis() < T0 + 33 * DAY_MS,
+        "fires within days, at {}",
+        inactivity.ts
+    );
+    assert!(
+        got.iter()
+            .any(|a| a.kind == AlertKind::BandChange && a.band == Band::Red),
+        "{got:#?}"
+    );
+    assert_eq!(
+        got.iter()
+            .filter(|a| a.kind == AlertKind::Inactivity)
+            .count(),
+        1,
+        "once per silent spell"
+    );
+}
+
+#[test]
+fn new_players_are_scored_but_not_alerted() {
+    let mut e = engine();
+    // Five days of play, then a week of silence: still too new to judge.
+    let out = run(&mut e, steady("p1", 0..5), 13);
+    assert!(alerts(&out).is_empty(), "{:#?}", alerts(&out));
+    let scores: Vec<&ScoreRecord> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Score(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert!(!scores.is_empty());
+    assert!(scores.iter().all(|s| !s.baseline_ready));
+}
+
+#[test]
+fn alert_ids_are_deterministic_and_unique() {
+    let events: Vec<PlayerEvent> = sorted(
+        steady("p1", 0..30)
+            .into_iter()
+            .chain((0..25).flat_map(|d| visit("p2", d, 3, 1.0)))
+            .collect(),
+    );
+    let a = run(&mut engine(), events.clone(), 50);
+    let b = run(&mut engine(), events, 50);
+    assert_eq!(a, b);
+    let ids: Vec<&str> = alerts(&a).iter().map(|a| a.alert_id.as_str()).collect();
+    assert!(ids.len() >= 2);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+    assert!(
+        ids.iter()
+            .all(|id| id.len() == 32 && id.bytes().all(|c| c.is_ascii_hexdigit()))
+    );
+}
+
+#[test]
+fn unknown_currencies_and_stale_events_are_rejected() {
+    let mut e = engine();
+    let mut out = Vec::new();
+    let bad = ev(
+        "x1",
+        "p1",
+        T0,
+        Payload::Deposit {
+            amount: Money {
+                amount: 5.0,
+                currency: Currency::parse("XYZ").unwrap(),
+            },
+            status: DepositStatus::Ok,
+        },
+    );
+    assert_eq!(
+        e.ingest(bad, &mut out).unwrap_err().code(),
+        "unknown_currency"
+    );
+    e.ingest(
+        ev(
+            "x2",
+            "p1",
+            T0 + 40 * DAY_MS,
+            Payload::Login { channel: None },
+        ),
+        &mut out,
+    )
+    .unwrap();
+    let old = ev("x3", "p1", T0, Payload::Login { channel: None });
+    assert_eq!(e.ingest(old, &mut out).unwrap_err().code(), "too_old");
+    e.flush(&mut out);
+    assert_eq!(
+        e.player_count(),
+        1,
+        "rejected events create no player state"
+    );
+}
+
+#[test]
+fn communication_fade_and_failed_deposits_pull_the_score_down() {
+    let mut events = steady("p1", 0..40);
+    for d in 0..40 {
+        let t = T0 + d * DAY_MS + 9 * HOUR_MS;
+        events.push(ev(
+            format!("m{d}"),
+            "p1",
+            t,
+            Payload::Message {
+                channel: MessageChannel::Email,
+                action: MessageAction::Sent,
+            },
+        ));
+        if d < 30 {
+            events.push(ev(
+                format!("o{d}"),
+                "p1",
+                t + HOUR_MS,
+                Payload::Message {
+                    channel: MessageChannel::Email,
+                    action: MessageAction::Opened,
+                },
+            ));
+        }
+    }
+    for k in 0..4 {
+        let t = T0 + 39 * DAY_MS + 20 * HOUR_MS + k * 60_000;
+        events.push(ev(
+            format!("f{k}"),
+            "p1",
+            t,
+            Payload::Deposit {
+                amount: eur(50.0),
+                status: DepositStatus::Failed,
+            },
+        ));
+    }
+    let mut e = engine();
+    run(&mut e, sorted(events), 40);
+    let v = e.player("casino-a", "p1").unwrap();
+    let reasons = v.card.reasons();
+    let names: Vec<Signal> = reasons.iter().map(|r| r.signal).collect();
+    assert!(names.contains(&Signal::Communication), "{reasons:#?}");
+    assert!(names.contains(&Signal::Payment), "{reasons:#?}");
+}
+
+/// A random stream of plausible events for a few players over ~50 days,
+/// sorted by time.
+fn arb_events() -> impl Strategy<Value = Vec<PlayerEvent>> {
+    let payload = prop_oneof![
+        Just(Payload::Login { channel: None }),
+        (1u32..5000).prop_map(|d| Payload::SessionEnd { duration_s: d }),
+        (0.1f64..500.0).prop_map(|s| Payload::Bet {
+            stake: eur(s),
+            game: Game::Live,
+            win: None
+        }),
+        (1.0f64..1000.0, any::<bool>()).prop_map(|(a, ok)| Payload::Deposit {
+            amount: eur(a),
+            status: if ok {
+                DepositStatus::Ok
+            } else {
+                DepositStatus::Failed
+            },
+        }),
+        (0u8..=10).prop_map(|score| Payload::Nps { score }),
+        Just(Payload::Message {
+            channel: MessageChannel::Push,
+            action: MessageAction::Sent
+        }),
+        Just(Payload::Message {
+            channel: MessageChannel::Push,
+            action: MessageAction::Opened
+        }),
+    ];
+    prop::collection::vec((0u8..4, 0i64..50 * DAY_MS, payload), 1..300).prop_map(|mut v| {
+        v.sort_by_key(|(_, t, _)| *t);
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (p, t, payload))| ev(format!("e{i}"), &format!("p{p}"), T0 + t, payload))
+            .collect()
+    })
+}
+
+fn final_states(e: &Engine) -> Vec<(String, PlayerState)> {
+    let mut v: Vec<_> = e
+        .players()
+        .map(|p| (p.player_id.to_owned(), p.state.clone()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn scores_stay_in_range_and_reasons_add_up(events in arb_events()) {
+        let mut e = engine();
+        let out = run(&mut e, events, 80);
+        for o in &out {
+            let (score, reasons) = match o {
+                Output::Alert(a) => (a.score, &a.reasons),
+                Output::Score(s) => (s.score, &s.reasons),
+            };
+            prop_assert!((0.0..=100.0).contains(&score));
+            prop_assert!(reasons.iter().all(|r| r.contribution <= 0.0 && r.value.is_finite()));
+        }
+        for p in e.players() {
+            let sum: f64 = p.card.contributions.iter().sum();
+            prop_assert!((p.card.score - (100.0 + sum).clamp(0.0, 100.0)).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn duplicates_change_nothing(events in arb_events(), picks in prop::collection::vec((any::<prop::sample::Index>(), 0usize..6), 0..30)) {
+        let clean = {
+            let mut e = engine();
+            let out = run(&mut e, events.clone(), 80);
+            (out, final_states(&e))
+        };
+        // Re-deliver some events a few positions later, as a producer retry
+        // or a consumer restart would.
+        // The copy arrives up to six events after the original, carrying the
+        // original's time (possibly beyond the allowed lateness).
+        let mut slots: Vec<Vec<PlayerEvent>> = events.iter().map(|e| vec![e.clone()]).collect();
+        for (idx, later) in &picks {
+            let i = idx.index(events.len());
+            let at = (i + later).min(events.len() - 1);
+            slots[at].push(events[i].clone());
+        }
+        let dup: Vec<PlayerEvent> = slots.into_iter().flatten().collect();
+        let mut e = engine();
+        let (out, too_old) = run_counting(&mut e, dup, 80);
+        prop_assert_eq!(e.stats().duplicates + too_old, picks.len() as u64);
+        prop_assert_eq!(out, clean.0);
+        prop_assert_eq!(final_states(&e), clean.1);
+    }
+
+    #[test]
+    fn order_within_allowed_lateness_does_not_matter(events in arb_events(), seed in any::<u64>()) {
+        let lateness = EngineConfig::default().allowed_lateness.as_millis() as i64;
+        let in_order = {
+            let mut e = engine();
+            let out = run(&mut e, events.clone(), 80);
+            (out, final_states(&e))
+        };
+        // Perturb arrival: each event is delayed by up to 90% of the
+        // allowed lateness, then the stream is delivered in arrival order.
+        let mut arrivals: Vec<(i64, usize)> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let jitter = (seed.wrapping_mul(i as u64 * 2 + 1).rotate_left(29) % (lateness as u64 * 9 / 10)) as i64;
+                (e.ts.as_millis() + jitter, i)
+            })
+            .collect();
+        arrivals.sort();
+        let shuffled: Vec<PlayerEvent> = arrivals.into_iter().map(|(_, i)| events[i].clone()).collect();
+        let mut e = engine();
+        let out = run(&mut e, shuffled, 80);
+        prop_assert_eq!(e.stats().late, 0);
+        prop_assert_eq!(out, in_order.0);
+        prop_assert_eq!(final_states(&e), in_order.1);
+    }
+
+    #[test]
+    fn export_then_import_continues_exactly(events in arb_events(), cut in any::<prop::sample::Index>()) {
+        let cut = cut.index(events.len());
+        let (first, second) = events.split_at(cut);
+        // Reference: one engine, flushed at the cut.
+        let mut a = engine();
+        let mut out_a = Vec::new();
+        for e in first { a.ingest(e.clone(), &mut out_a).unwrap(); }
+        a.flush(&mut out_a);
+        // Hand over every player to a fresh engine at the cut.
+        let mut b = engine();
+        for p in a.players() {
+            b.import(a.export(p.brand, p.player_id).unwrap()).unwrap();
+        }
+        b.advance_to(a.clock(), &mut Vec::new());
+        let (mut tail_a, mut tail_b) = (Vec::new(), Vec::new());
+        for e in second {
+            a.ingest(e.clone(), &mut tail_a).unwrap();
+            b.ingest(e.clone(), &mut tail_b).unwrap();
+        }
+        a.flush(&mut tail_a);
+        b.flush(&mut tail_b);
+        prop_assert_eq!(tail_a, tail_b);
+        prop_assert_eq!(final_states(&a), final_states(&b));
+    }
+}

@@ -59,6 +59,21 @@ pub struct PlayerView<'a> {
     pub card: ScoreCard,
 }
 
+impl PlayerView<'_> {
+    /// The player's current score as a record, stamped `ts`.
+    pub fn score_record(&self, ts: Timestamp) -> ScoreRecord {
+        ScoreRecord {
+            player_id: self.player_id.to_owned(),
+            brand: self.brand.to_owned(),
+            ts,
+            score: self.card.score,
+            band: self.state.verdict.band,
+            baseline_ready: self.state.verdict.ready,
+            reasons: self.card.reasons(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Player {
     id: Box<str>,

@@ -217,10 +217,12 @@ pub struct RgState {
 /// Fingerprints of the player's most recent event ids, for dropping
 /// duplicates. Redelivery after a crash or a producer retry repeats recent
 /// events; a duplicate arriving after [`RecentIds::LEN`] newer events of the
-/// same player is not recognised (documented bound, to keep state small).
+/// same player is not recognised (a documented bound that keeps state
+/// small). Fingerprints are 32 bits: the chance that a new event is taken
+/// for a duplicate is `LEN / 2^32` (about 2 in a billion events).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecentIds {
-    pub ids: [u64; RecentIds::LEN],
+    pub ids: [u32; RecentIds::LEN],
     /// Next slot to overwrite.
     pub next: u8,
 }
@@ -229,10 +231,10 @@ impl RecentIds {
     /// How many ids are remembered per player.
     pub const LEN: usize = 8;
 
-    /// Records `id`; returns `false` if it was already there. Fingerprint 0
-    /// marks an empty slot, so it is mapped to 1.
+    /// Records the event id hash `id`; returns `false` if it was already
+    /// there. Fingerprint 0 marks an empty slot, so it is mapped to 1.
     pub fn insert(&mut self, id: u64) -> bool {
-        let id = id.max(1);
+        let id = ((id as u32) ^ ((id >> 32) as u32)).max(1);
         if self.ids.contains(&id) {
             return false;
         }

@@ -40,6 +40,8 @@ pub struct EngineStats {
     pub alerts: [u64; 3],
     /// Score records emitted.
     pub scores: u64,
+    /// Players scored at least once, by current band ([`Band`] order).
+    pub bands: [u64; 3],
 }
 
 /// A player's full state with its identity: the changelog's unit.
@@ -584,6 +586,12 @@ impl Engine {
             }
         }
 
+        if st.verdict.evaluated_at == 0 {
+            stats.bands[band as usize] += 1;
+        } else if band != prev_band {
+            stats.bands[prev_band as usize] -= 1;
+            stats.bands[band as usize] += 1;
+        }
         st.verdict.score = card.score as f32;
         st.verdict.band = band;
         st.verdict.evaluated_at = t;
@@ -660,6 +668,13 @@ impl Engine {
         } else {
             state.next_due
         };
+        let old = &self.players[idx as usize].state.verdict;
+        if old.evaluated_at != 0 {
+            self.stats.bands[old.band as usize] -= 1;
+        }
+        if state.verdict.evaluated_at != 0 {
+            self.stats.bands[state.verdict.band as usize] += 1;
+        }
         self.players[idx as usize].state = state;
         self.schedule(idx, due);
         Ok(())

@@ -1,0 +1,230 @@
+//! Kafka settings: where to read, where to write, how to batch. Part of
+//! `vigil.toml` (sections `[kafka]`, `[topics]` and `[pipeline]`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use vigil_codec::output::Encoding;
+
+/// A setting that cannot work, with its dotted key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setting `{key}`: {problem}")]
+pub struct KafkaConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+fn err(key: &str, problem: impl Into<String>) -> KafkaConfigError {
+    KafkaConfigError { key: key.to_owned(), problem: problem.into() }
+}
+
+/// Connection and client settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `host:port` list of brokers.
+    pub bootstrap_servers: String,
+    /// Consumer group: instances with the same id share the partitions.
+    pub group_id: String,
+    /// Client id reported to brokers (shows in broker logs and quotas).
+    pub client_id: String,
+    /// librdkafka properties for both consumer and producer, passed through
+    /// as they are (e.g. `"security.protocol" = "SASL_SSL"`). From the
+    /// environment, `_` in the property name stands for `.`:
+    /// `VIGIL_KAFKA__PROPERTIES__SECURITY_PROTOCOL`.
+    pub properties: BTreeMap<String, String>,
+    /// librdkafka properties for the consumer only.
+    pub consumer_properties: BTreeMap<String, String>,
+    /// librdkafka properties for the producer only.
+    pub producer_properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: "127.0.0.1:9092".to_owned(),
+            group_id: "vigil".to_owned(),
+            client_id: "vigil".to_owned(),
+            properties: BTreeMap::new(),
+            consumer_properties: BTreeMap::new(),
+            producer_properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// One input topic and how its values are encoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputTopic {
+    pub name: String,
+    #[serde(default)]
+    pub encoding: Encoding,
+}
+
+/// One output topic and how its values are encoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputTopic {
+    pub name: String,
+    #[serde(default)]
+    pub encoding: Encoding,
+}
+
+impl OutputTopic {
+    fn new(name: &str) -> Self {
+        OutputTopic { name: name.to_owned(), encoding: Encoding::Json }
+    }
+}
+
+/// Topic layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Player event topics (key = player id).
+    pub inputs: Vec<InputTopic>,
+    /// Risk alerts.
+    pub alerts: OutputTopic,
+    /// Latest score per player, keyed by player id (meant to be compacted).
+    pub scores: OutputTopic,
+    /// Offer triggers (filled by the retention rules).
+    pub offers: OutputTopic,
+    /// Undecodable or invalid input, with the reason in headers.
+    pub dead_letter: String,
+    /// Create missing output and dead-letter topics at start.
+    pub create_missing: bool,
+    /// Replication factor for topics vigil creates.
+    pub replication_factor: i32,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            inputs: vec![InputTopic { name: "player-events".to_owned(), encoding: Encoding::Json }],
+            alerts: OutputTopic::new("vigil.alerts"),
+            scores: OutputTopic::new("vigil.scores"),
+            offers: OutputTopic::new("vigil.offers"),
+            dead_letter: "vigil.dead-letter".to_owned(),
+            create_missing: true,
+            replication_factor: 1,
+        }
+    }
+}
+
+/// Batching and time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Most messages handled between two commits.
+    pub max_batch: usize,
+    /// Longest wait for the first message of a batch.
+    #[serde(with = "humantime_serde")]
+    pub poll_timeout: Duration,
+    /// A partition with no message for this long has its event-time clock
+    /// moved on by the wall-clock time that passed, so silent players still
+    /// alert. `0s` turns it off (useful when replaying history).
+    #[serde(with = "humantime_serde")]
+    pub idle_advance: Duration,
+    /// Give up on a broker acknowledgement after this long and retry the
+    /// batch's outputs.
+    #[serde(with = "humantime_serde")]
+    pub delivery_timeout: Duration,
+    /// Publish score records (alerts are always published).
+    pub publish_scores: bool,
+    /// Where a newly assigned partition starts: `earliest` rebuilds player
+    /// state from the whole retained input and publishes only what comes
+    /// after the committed offset (no history is lost across restarts);
+    /// `committed` starts there with empty state (fast, but players restart
+    /// without a baseline).
+    pub state_rebuild: crate::context::StartFrom,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            max_batch: 10_000,
+            poll_timeout: Duration::from_millis(100),
+            idle_advance: Duration::from_secs(5),
+            delivery_timeout: Duration::from_secs(30),
+            publish_scores: true,
+            state_rebuild: crate::context::StartFrom::Earliest,
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// Checks the settings that would otherwise fail late.
+    pub fn validate(&self) -> Result<(), KafkaConfigError> {
+        if self.bootstrap_servers.trim().is_empty() {
+            return Err(err("kafka.bootstrap_servers", "must list at least one host:port"));
+        }
+        if self.group_id.trim().is_empty() {
+            return Err(err("kafka.group_id", "must not be empty"));
+        }
+        for (section, map) in [
+            ("properties", &self.properties),
+            ("consumer_properties", &self.consumer_properties),
+            ("producer_properties", &self.producer_properties),
+        ] {
+            for key in map.keys() {
+                if MANAGED.contains(&key.as_str()) {
+                    return Err(err(
+                        &format!("kafka.{section}.{key}"),
+                        "is managed by vigil (offsets are committed only after outputs are acknowledged); remove it",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// librdkafka properties vigil sets itself because correctness depends on them.
+pub const MANAGED: [&str; 4] =
+    ["enable.auto.commit", "enable.auto.offset.store", "bootstrap.servers", "group.id"];
+
+impl TopicsConfig {
+    /// Checks the topic layout.
+    pub fn validate(&self) -> Result<(), KafkaConfigError> {
+        if self.inputs.is_empty() {
+            return Err(err("topics.inputs", "needs at least one input topic"));
+        }
+        let mut names: Vec<&str> = self.inputs.iter().map(|t| t.name.as_str()).collect();
+        for (i, t) in self.inputs.iter().enumerate() {
+            if t.name.trim().is_empty() {
+                return Err(err(&format!("topics.inputs[{i}].name"), "must not be empty"));
+            }
+        }
+        for (key, name) in [
+            ("topics.alerts.name", &self.alerts.name),
+            ("topics.scores.name", &self.scores.name),
+            ("topics.offers.name", &self.offers.name),
+            ("topics.dead_letter", &self.dead_letter),
+        ] {
+            if name.trim().is_empty() {
+                return Err(err(key, "must not be empty"));
+            }
+            if names.contains(&name.as_str()) {
+                return Err(err(key, format!("topic `{name}` is used twice; every topic needs its own name")));
+            }
+            names.push(name);
+        }
+        if self.replication_factor < 1 {
+            return Err(err("topics.replication_factor", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl PipelineConfig {
+    /// Checks batching settings.
+    pub fn validate(&self) -> Result<(), KafkaConfigError> {
+        if self.max_batch == 0 {
+            return Err(err("pipeline.max_batch", "must be at least 1"));
+        }
+        if self.delivery_timeout < Duration::from_secs(1) {
+            return Err(err("pipeline.delivery_timeout", "must be at least 1s"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! The consumer's callbacks: rebalances become messages for the pipeline
+//! loop, client errors and statistics become logs and metrics.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::metrics as m;
+
+/// A partition this instance now owns, and the committed offset below
+/// which its outputs were already published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assigned {
+    pub topic: String,
+    pub partition: i32,
+    pub committed: Option<i64>,
+}
+
+/// A change of ownership, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    Assigned(Vec<Assigned>),
+    Revoked,
+}
+
+/// Where an assigned partition starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartFrom {
+    /// From the earliest retained offset, rebuilding player state from the
+    /// input and publishing only what comes after the committed offset.
+    #[default]
+    Earliest,
+    /// From the committed offset, with empty state.
+    Committed,
+}
+
+/// Consumer callbacks shared with the pipeline loop.
+#[derive(Debug)]
+pub struct VigilContext {
+    pub(crate) ownership: Mutex<Vec<Ownership>>,
+    pub(crate) start_from: StartFrom,
+}
+
+impl VigilContext {
+    pub(crate) fn new(start_from: StartFrom) -> Self {
+        VigilContext { ownership: Mutex::new(Vec::new()), start_from }
+    }
+
+    /// Ownership changes since the last call.
+    pub(crate) fn take_ownership_changes(&self) -> Vec<Ownership> {
+        std::mem::take(&mut *self.ownership.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn push(&self, o: Ownership) {
+        self.ownership.lock().unwrap_or_else(|e| e.into_inner()).push(o);
+    }
+}
+
+impl ClientContext for VigilContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let code = error.rdkafka_error_code().map(|c| format!("{c:?}")).unwrap_or_else(|| "other".to_owned());
+        metrics::counter!(m::KAFKA_ERRORS, "code" => code).increment(1);
+        tracing::warn!(%error, reason, "kafka client error");
+    }
+
+    fn stats(&self, stats: Statistics) {
+        for (topic, t) in &stats.topics {
+            for (partition, p) in &t.partitions {
+                // Partition -1 is librdkafka's internal unassigned queue.
+                if *partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                metrics::gauge!(m::CONSUMER_LAG, "topic" => topic.clone(), "partition" => partition.to_string())
+                    .set(p.consumer_lag as f64);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for VigilContext {
+    /// Eager rebalancing, done by hand so a newly assigned partition can be
+    /// started from the earliest offset while we remember its committed one.
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                metrics::counter!(m::REBALANCES, "kind" => "assign").increment(1);
+                let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10));
+                if let Err(e) = &committed {
+                    tracing::warn!(error = %e, "cannot read committed offsets; outputs may repeat");
+                }
+                let mut start = TopicPartitionList::new();
+                let mut assigned = Vec::new();
+                for e in tpl.elements() {
+                    let committed = committed
+                        .as_ref()
+                        .ok()
+                        .and_then(|c| c.find_partition(e.topic(), e.partition()))
+                        .and_then(|c| match c.offset() {
+                            Offset::Offset(o) if o >= 0 => Some(o),
+                            _ => None,
+                        });
+                    let offset = match (self.start_from, committed) {
+                        (StartFrom::Committed, Some(o)) => Offset::Offset(o),
+                        _ => Offset::Beginning,
+                    };
+                    if let Err(err) = start.add_partition_offset(e.topic(), e.partition(), offset) {
+                        tracing::error!(%err, "cannot set start offset");
+                    }
+                    assigned.push(Assigned { topic: e.topic().to_owned(), partition: e.partition(), committed });
+                }
+                tracing::info!(partitions = assigned.len(), "partitions assigned");
+                if let Err(e) = consumer.assign(&start) {
+                    tracing::error!(error = %e, "assign failed");
+                }
+                self.push(Ownership::Assigned(assigned));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                metrics::counter!(m::REBALANCES, "kind" => "revoke").increment(1);
+                tracing::info!(partitions = tpl.count(), "partitions revoked");
+                if let Err(e) = consumer.unassign() {
+                    tracing::error!(error = %e, "unassign failed");
+                }
+                self.push(Ownership::Revoked);
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance error");
+                let _ = consumer.unassign();
+                self.push(Ownership::Revoked);
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Kafka adapters of vigil: the consume-score-publish pipeline with
+//! at-least-once delivery, dead-letter routing, topic setup, and the
+//! pipeline's metrics. The only crate that imports rdkafka.
+
+pub mod config;
+pub mod context;
+pub mod metrics;
+pub mod pipeline;
+pub mod topics;
+
+pub use config::{InputTopic, KafkaConfig, OutputTopic, PipelineConfig, TopicsConfig};
+pub use context::StartFrom;
+pub use pipeline::{Health, Pipeline, PipelineError, PipelineSettings, Status, dlq_headers};

@@ -1,0 +1,105 @@
+//! `vigil run`: the streaming service. Wires the pipeline thread, the HTTP
+//! endpoints and signal handling together; all the work is in
+//! `vigil-kafka` and `vigil-http`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
+use vigil_kafka::{Health, Pipeline, PipelineSettings};
+
+use crate::config::Config;
+
+/// Installs the Prometheus recorder (once per process) with histogram
+/// buckets, so latencies export as histograms rather than summaries.
+pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .set_buckets(&vigil_kafka::metrics::LATENCY_BUCKETS)
+        .context("invalid histogram buckets")?
+        .install_recorder()
+        .context("cannot install the metrics recorder")
+}
+
+/// Cancels `token` on the first SIGINT or SIGTERM; a second one exits at once.
+pub fn on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+        for round in 0..2 {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            if round == 0 {
+                tracing::info!("signal received: stopping (send again to exit at once)");
+                token.cancel();
+            } else {
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// A running service: its HTTP address and how to wait for it.
+pub struct Service {
+    pub http_addr: SocketAddr,
+    pub health: Arc<Health>,
+    pipeline: tokio::task::JoinHandle<Result<(), vigil_kafka::PipelineError>>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: CancellationToken,
+}
+
+impl Service {
+    /// Starts the HTTP endpoints and the pipeline.
+    pub async fn start(
+        cfg: Config,
+        metrics: PrometheusHandle,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Service> {
+        let health = Arc::new(Health::default());
+        let h = health.clone();
+        let readiness: vigil_http::Readiness = Arc::new(move || h.readiness());
+        let (http_addr, serve) = vigil_http::bind(cfg.http.listen, metrics, readiness, shutdown.clone())
+            .await
+            .with_context(|| format!("cannot listen on {} (setting http.listen)", cfg.http.listen))?;
+        let http = tokio::spawn(serve);
+        let settings = PipelineSettings { kafka: cfg.kafka, topics: cfg.topics, pipeline: cfg.pipeline, engine: cfg.engine };
+        let (token, h) = (shutdown.clone(), health.clone());
+        // The pipeline is synchronous, CPU-bound work around a blocking
+        // consumer: it gets a thread of its own.
+        let pipeline = tokio::task::spawn_blocking(move || {
+            let _span = tracing::info_span!("pipeline").entered();
+            match Pipeline::connect(settings, h, &token)? {
+                Some(p) => p.run(&token),
+                None => Ok(()),
+            }
+        });
+        Ok(Service { http_addr, health, pipeline, http, shutdown })
+    }
+
+    /// Waits for the pipeline to end (after shutdown, or on a fatal error),
+    /// then stops the HTTP endpoints.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let result = self.pipeline.await.context("pipeline thread panicked");
+        self.shutdown.cancel();
+        let _ = self.http.await;
+        result?.context("pipeline failed")
+    }
+}
+
+/// Runs `vigil run` until a signal.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let metrics = install_metrics()?;
+    let shutdown = CancellationToken::new();
+    on_signals(shutdown.clone());
+    let service = Service::start(cfg, metrics, shutdown).await?;
+    service.wait().await
+}

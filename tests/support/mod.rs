@@ -1,0 +1,354 @@
+//! Test harness for the real-broker tests: the broker address comes from
+//! `VIGIL_TEST_BOOTSTRAP` (set by `scripts/test.sh`, which installs and
+//! starts Tansu); every test uses its own topics and consumer groups.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use vigil_domain::time::{DAY_MS, HOUR_MS};
+use vigil_domain::{Currency, Engine, EngineConfig, Money, Output, Payload, PlayerEvent, Timestamp};
+
+/// The broker the suite runs against.
+pub fn bootstrap() -> String {
+    std::env::var("VIGIL_TEST_BOOTSTRAP").expect(
+        "VIGIL_TEST_BOOTSTRAP is not set: run the suite with ./scripts/test.sh, which installs and starts the broker",
+    )
+}
+
+/// A name no other test (or earlier run against the same broker) uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn client() -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap());
+    c
+}
+
+pub async fn create_topic(name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = client().create().unwrap();
+    let res = admin
+        .create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .unwrap();
+    for r in res {
+        r.unwrap();
+    }
+}
+
+/// Produces `(partition, key, payload)` records and waits for every acknowledgement.
+pub async fn produce(topic: &str, records: &[(i32, String, Vec<u8>)]) {
+    let producer: FutureProducer = client().set("linger.ms", "5").create().unwrap();
+    let futures: Vec<_> = records
+        .iter()
+        .map(|(p, k, v)| {
+            producer.send_result(FutureRecord::to(topic).partition(*p).key(k.as_bytes()).payload(v)).unwrap()
+        })
+        .collect();
+    for f in futures {
+        f.await.unwrap().unwrap();
+    }
+}
+
+/// A consumed record.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Vec<u8>,
+    pub headers: HashMap<String, String>,
+}
+
+/// Reads `topic` from the beginning (all partitions) until `done` holds for
+/// what was read, or `timeout` passes.
+pub fn read_until(topic: &str, partitions: i32, timeout: Duration, done: impl Fn(&[Record]) -> bool) -> Vec<Record> {
+    let consumer: BaseConsumer = client().set("group.id", unique("reader")).create().unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < timeout && !done(&out) {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let headers = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|x| (x.key.to_owned(), String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push(Record {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: m.payload().unwrap_or_default().to_vec(),
+                headers,
+            });
+        }
+    }
+    out
+}
+
+/// Committed offsets of `group` on `topic`, by partition.
+pub fn committed(group: &str, topic: &str, partitions: i32) -> HashMap<i32, i64> {
+    let consumer: BaseConsumer = client().set("group.id", group).create().unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let c = consumer.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    c.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A `vigil run` child process with its log captured.
+pub struct Vigil {
+    child: Child,
+    pub http: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Topics and group of one test's vigil.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub input: String,
+    pub alerts: String,
+    pub scores: String,
+    pub offers: String,
+    pub dlq: String,
+    pub group: String,
+    pub partitions: i32,
+    pub input_encoding: &'static str,
+    pub alerts_encoding: &'static str,
+}
+
+impl Setup {
+    pub fn new(partitions: i32) -> Self {
+        Setup {
+            input: unique("events"),
+            alerts: unique("alerts"),
+            scores: unique("scores"),
+            offers: unique("offers"),
+            dlq: unique("dlq"),
+            group: unique("vigil"),
+            partitions,
+            input_encoding: "json",
+            alerts_encoding: "json",
+        }
+    }
+
+    pub fn config(&self, http_port: u16) -> String {
+        format!(
+            r#"
+[kafka]
+bootstrap_servers = "{bootstrap}"
+group_id = "{group}"
+[kafka.consumer_properties]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
+[topics]
+inputs = [{{ name = "{input}", encoding = "{ienc}" }}]
+alerts = {{ name = "{alerts}", encoding = "{aenc}" }}
+scores = {{ name = "{scores}" }}
+offers = {{ name = "{offers}" }}
+dead_letter = "{dlq}"
+[pipeline]
+idle_advance = "0s"
+max_batch = 500
+[http]
+listen = "127.0.0.1:{http_port}"
+"#,
+            bootstrap = bootstrap(),
+            group = self.group,
+            input = self.input,
+            ienc = self.input_encoding,
+            alerts = self.alerts,
+            aenc = self.alerts_encoding,
+            scores = self.scores,
+            offers = self.offers,
+            dlq = self.dlq,
+        )
+    }
+}
+
+impl Vigil {
+    pub fn start(setup: &Setup) -> Vigil {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(unique("vigil-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vigil.toml");
+        std::fs::write(&path, setup.config(port)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info,rdkafka=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Vigil { child, http: format!("http://127.0.0.1:{port}"), log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// GET on the HTTP endpoint: status and body (`None` if not listening).
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let r = reqwest::get(format!("{}{path}", self.http)).await.ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().await.ok()?))
+    }
+
+    /// Waits until `/readyz` says ready (group joined, partitions assigned).
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            if let Some((200, _)) = self.get("/readyz").await {
+                return;
+            }
+            assert!(start.elapsed() < timeout, "vigil not ready after {timeout:?}; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill {sig} failed");
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        self.signal("-TERM");
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log();
+        (status, log)
+    }
+
+    /// SIGKILL: a crash, nothing flushed or committed.
+    pub fn kill(mut self) {
+        self.signal("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Vigil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scripted population over `days` days: steady players, players who
+/// fade, players who stop dead. Returns events in time order, each with
+/// the partition its player goes to.
+pub fn population(players: u32, days: i64, partitions: i32) -> Vec<(i32, PlayerEvent)> {
+    let eur = Currency::parse("EUR").unwrap();
+    let t0 = 1_790_000_000_000i64;
+    let mut out = Vec::new();
+    for p in 0..players {
+        let id = format!("p{p:04}");
+        let partition = (p as i32) % partitions;
+        let fate = p % 3; // 0 steady, 1 fades after day 30, 2 stops after day 35
+        for d in 0..days {
+            let active = match fate {
+                0 => true,
+                1 => d < 30 || (d % 3 == 0 && d < 45),
+                _ => d < 35,
+            };
+            if !active {
+                continue;
+            }
+            let start = t0 + d * DAY_MS + (18 + (p as i64 % 4)) * HOUR_MS;
+            let bets = if fate == 1 && d >= 30 { 2 } else { 8 };
+            out.push((partition, ev(&id, d, 0, start, Payload::Login { channel: Some("web".into()) })));
+            for b in 0..bets {
+                out.push((
+                    partition,
+                    ev(
+                        &id,
+                        d,
+                        b + 1,
+                        start + (b + 1) * 60_000,
+                        Payload::Bet {
+                            stake: Money { amount: 2.5, currency: eur },
+                            game: vigil_domain::event::Game::Slots,
+                            win: None,
+                        },
+                    ),
+                ));
+            }
+        }
+    }
+    out.sort_by_key(|(_, e)| (e.ts, e.event_id.clone()));
+    out
+}
+
+fn ev(player: &str, day: i64, n: i64, ts: i64, payload: Payload) -> PlayerEvent {
+    PlayerEvent {
+        event_id: format!("{player}-{day}-{n}"),
+        player_id: player.to_owned(),
+        brand: "casino-a".to_owned(),
+        ts: Timestamp::from_millis(ts),
+        payload,
+    }
+}
+
+/// The alerts a per-partition engine emits for these events, in the order
+/// the pipeline sees them, with every buffer flushed at the end (as a
+/// graceful shutdown does).
+pub fn expected_alerts(events: &[(i32, PlayerEvent)], partitions: i32) -> Vec<vigil_domain::Alert> {
+    let mut engines: Vec<Engine> = (0..partitions).map(|_| Engine::new(EngineConfig::default()).unwrap()).collect();
+    let mut out = Vec::new();
+    for (p, e) in events {
+        let _ = engines[*p as usize].ingest(e.clone(), &mut out);
+    }
+    for e in &mut engines {
+        e.flush(&mut out);
+    }
+    out.into_iter()
+        .filter_map(|o| match o {
+            Output::Alert(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}

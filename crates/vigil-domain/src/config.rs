@@ -272,22 +272,12 @@ impl Default for ScoreEmitConfig {
 }
 
 /// Alert rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
     pub band_change: BandChangeRule,
     pub usage_drop: UsageDropRule,
     pub inactivity: InactivityRule,
-}
-
-impl Default for RulesConfig {
-    fn default() -> Self {
-        RulesConfig {
-            band_change: BandChangeRule::default(),
-            usage_drop: UsageDropRule::default(),
-            inactivity: InactivityRule::default(),
-        }
-    }
 }
 
 /// Alert when the band changes.

@@ -50,6 +50,14 @@ impl Signal {
         Signal::Satisfaction,
     ];
 
+    /// Parses a wire name (any signal, [`Signal::Usage`] included).
+    pub fn parse(s: &str) -> Option<Signal> {
+        Signal::ALL
+            .into_iter()
+            .chain([Signal::Usage])
+            .find(|x| x.as_str() == s)
+    }
+
     /// The wire name.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -1,0 +1,12 @@
+//! The edge between bytes and vigil's domain types.
+//!
+//! - [`json`] and [`proto`]: event decoders that refuse bad input with a
+//!   precise [`vigil_domain::Reject`] (and never panic), and encoders.
+//! - [`output`]: alerts and score records as JSON or protobuf.
+//! - [`snapshot`]: player state for the changelog.
+
+pub mod json;
+pub mod output;
+pub mod proto;
+pub mod rfc3339;
+pub mod snapshot;

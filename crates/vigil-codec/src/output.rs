@@ -1,0 +1,304 @@
+//! Encoding of what vigil publishes (alerts, score records) as JSON or
+//! protobuf, and decoding them back (for consumers' tests and tools).
+//!
+//! JSON numbers are rounded to two decimals: stable, readable output that
+//! diffs cleanly between replays.
+
+use std::fmt;
+use std::str::FromStr;
+
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use vigil_domain::{Alert, AlertKind, Band, Reason, ScoreRecord, Signal};
+use vigil_proto::v1 as pb;
+
+use crate::proto::{from_timestamp, timestamp};
+
+/// How a topic's values are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    #[default]
+    Json,
+    Protobuf,
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "json" => Ok(Encoding::Json),
+            "protobuf" | "proto" => Ok(Encoding::Protobuf),
+            other => Err(format!(
+                "unknown encoding `{other}` (expected json or protobuf)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encoding::Json => "json",
+            Encoding::Protobuf => "protobuf",
+        })
+    }
+}
+
+/// Why an output record could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputDecodeError {
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("invalid protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("invalid field `{0}`")]
+    Field(&'static str),
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ReasonJson {
+    signal: String,
+    value: f64,
+    baseline: f64,
+    change_pct: Option<f64>,
+    contribution: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AlertJson {
+    alert_id: String,
+    player_id: String,
+    brand: String,
+    kind: String,
+    ts: String,
+    score: f64,
+    prev_score: f64,
+    band: String,
+    prev_band: String,
+    reasons: Vec<ReasonJson>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ScoreJson {
+    player_id: String,
+    brand: String,
+    ts: String,
+    score: f64,
+    band: String,
+    baseline_ready: bool,
+    reasons: Vec<ReasonJson>,
+}
+
+fn reasons_json(r: &[Reason]) -> Vec<ReasonJson> {
+    r.iter()
+        .map(|r| ReasonJson {
+            signal: r.signal.as_str().to_owned(),
+            value: round2(r.value),
+            baseline: round2(r.baseline),
+            change_pct: r.change_pct.map(round2),
+            contribution: round2(r.contribution),
+        })
+        .collect()
+}
+
+fn reasons_from_json(r: Vec<ReasonJson>) -> Result<Vec<Reason>, OutputDecodeError> {
+    r.into_iter()
+        .map(|r| {
+            Ok(Reason {
+                signal: Signal::parse(&r.signal)
+                    .ok_or(OutputDecodeError::Field("reasons.signal"))?,
+                value: r.value,
+                baseline: r.baseline,
+                change_pct: r.change_pct,
+                contribution: r.contribution,
+            })
+        })
+        .collect()
+}
+
+/// An alert as one JSON object (no trailing newline).
+pub fn alert_to_json(a: &Alert) -> String {
+    serde_json::to_string(&AlertJson {
+        alert_id: a.alert_id.clone(),
+        player_id: a.player_id.clone(),
+        brand: a.brand.clone(),
+        kind: a.kind.as_str().to_owned(),
+        ts: a.ts.to_string(),
+        score: round2(a.score),
+        prev_score: round2(a.prev_score),
+        band: a.band.as_str().to_owned(),
+        prev_band: a.prev_band.as_str().to_owned(),
+        reasons: reasons_json(&a.reasons),
+    })
+    .unwrap_or_default()
+}
+
+/// A score record as one JSON object (no trailing newline).
+pub fn score_to_json(s: &ScoreRecord) -> String {
+    serde_json::to_string(&ScoreJson {
+        player_id: s.player_id.clone(),
+        brand: s.brand.clone(),
+        ts: s.ts.to_string(),
+        score: round2(s.score),
+        band: s.band.as_str().to_owned(),
+        baseline_ready: s.baseline_ready,
+        reasons: reasons_json(&s.reasons),
+    })
+    .unwrap_or_default()
+}
+
+/// Reads an alert back from its JSON form.
+pub fn decode_alert_json(bytes: &[u8]) -> Result<Alert, OutputDecodeError> {
+    let a: AlertJson = serde_json::from_slice(bytes)?;
+    Ok(Alert {
+        kind: AlertKind::parse(&a.kind).ok_or(OutputDecodeError::Field("kind"))?,
+        ts: crate::rfc3339::parse(&a.ts).ok_or(OutputDecodeError::Field("ts"))?,
+        band: Band::parse(&a.band).ok_or(OutputDecodeError::Field("band"))?,
+        prev_band: Band::parse(&a.prev_band).ok_or(OutputDecodeError::Field("prev_band"))?,
+        reasons: reasons_from_json(a.reasons)?,
+        alert_id: a.alert_id,
+        player_id: a.player_id,
+        brand: a.brand,
+        score: a.score,
+        prev_score: a.prev_score,
+    })
+}
+
+/// Reads a score record back from its JSON form.
+pub fn decode_score_json(bytes: &[u8]) -> Result<ScoreRecord, OutputDecodeError> {
+    let s: ScoreJson = serde_json::from_slice(bytes)?;
+    Ok(ScoreRecord {
+        ts: crate::rfc3339::parse(&s.ts).ok_or(OutputDecodeError::Field("ts"))?,
+        band: Band::parse(&s.band).ok_or(OutputDecodeError::Field("band"))?,
+        reasons: reasons_from_json(s.reasons)?,
+        player_id: s.player_id,
+        brand: s.brand,
+        score: s.score,
+        baseline_ready: s.baseline_ready,
+    })
+}
+
+fn band_pb(b: Band) -> i32 {
+    b as i32 + 1
+}
+
+fn band_from_pb(n: i32, field: &'static str) -> Result<Band, OutputDecodeError> {
+    usize::try_from(n - 1)
+        .ok()
+        .and_then(|i| Band::ALL.get(i).copied())
+        .ok_or(OutputDecodeError::Field(field))
+}
+
+fn kind_pb(k: AlertKind) -> i32 {
+    match k {
+        AlertKind::BandChange => pb::AlertKind::BandChange as i32,
+        AlertKind::UsageDrop => pb::AlertKind::UsageDrop as i32,
+        AlertKind::Inactivity => pb::AlertKind::Inactivity as i32,
+    }
+}
+
+fn reasons_pb(r: &[Reason]) -> Vec<pb::Reason> {
+    r.iter()
+        .map(|r| pb::Reason {
+            signal: r.signal.as_str().to_owned(),
+            value: r.value,
+            baseline: r.baseline,
+            change_pct: r.change_pct,
+            contribution: r.contribution,
+        })
+        .collect()
+}
+
+fn reasons_from_pb(r: Vec<pb::Reason>) -> Result<Vec<Reason>, OutputDecodeError> {
+    r.into_iter()
+        .map(|r| {
+            Ok(Reason {
+                signal: Signal::parse(&r.signal)
+                    .ok_or(OutputDecodeError::Field("reasons.signal"))?,
+                value: r.value,
+                baseline: r.baseline,
+                change_pct: r.change_pct,
+                contribution: r.contribution,
+            })
+        })
+        .collect()
+}
+
+/// An alert as a protobuf `vigil.v1.Alert` (full precision).
+pub fn alert_to_proto(a: &Alert) -> Vec<u8> {
+    pb::Alert {
+        alert_id: a.alert_id.clone(),
+        player_id: a.player_id.clone(),
+        brand: a.brand.clone(),
+        kind: kind_pb(a.kind),
+        ts: Some(timestamp(a.ts)),
+        score: a.score,
+        prev_score: a.prev_score,
+        band: band_pb(a.band),
+        prev_band: band_pb(a.prev_band),
+        reasons: reasons_pb(&a.reasons),
+    }
+    .encode_to_vec()
+}
+
+/// A score record as a protobuf `vigil.v1.ScoreRecord`.
+pub fn score_to_proto(s: &ScoreRecord) -> Vec<u8> {
+    pb::ScoreRecord {
+        player_id: s.player_id.clone(),
+        brand: s.brand.clone(),
+        ts: Some(timestamp(s.ts)),
+        score: s.score,
+        band: band_pb(s.band),
+        baseline_ready: s.baseline_ready,
+        reasons: reasons_pb(&s.reasons),
+    }
+    .encode_to_vec()
+}
+
+/// Reads an alert back from protobuf.
+pub fn decode_alert_proto(bytes: &[u8]) -> Result<Alert, OutputDecodeError> {
+    let a = pb::Alert::decode(bytes)?;
+    let kind = match pb::AlertKind::try_from(a.kind) {
+        Ok(pb::AlertKind::BandChange) => AlertKind::BandChange,
+        Ok(pb::AlertKind::UsageDrop) => AlertKind::UsageDrop,
+        Ok(pb::AlertKind::Inactivity) => AlertKind::Inactivity,
+        _ => return Err(OutputDecodeError::Field("kind")),
+    };
+    Ok(Alert {
+        kind,
+        ts: a
+            .ts
+            .as_ref()
+            .map(from_timestamp)
+            .ok_or(OutputDecodeError::Field("ts"))?,
+        band: band_from_pb(a.band, "band")?,
+        prev_band: band_from_pb(a.prev_band, "prev_band")?,
+        reasons: reasons_from_pb(a.reasons)?,
+        alert_id: a.alert_id,
+        player_id: a.player_id,
+        brand: a.brand,
+        score: a.score,
+        prev_score: a.prev_score,
+    })
+}
+
+/// An alert in the given encoding.
+pub fn encode_alert(a: &Alert, e: Encoding) -> Vec<u8> {
+    match e {
+        Encoding::Json => alert_to_json(a).into_bytes(),
+        Encoding::Protobuf => alert_to_proto(a),
+    }
+}
+
+/// A score record in the given encoding.
+pub fn encode_score(s: &ScoreRecord, e: Encoding) -> Vec<u8> {
+    match e {
+        Encoding::Json => score_to_json(s).into_bytes(),
+        Encoding::Protobuf => score_to_proto(s),
+    }
+}

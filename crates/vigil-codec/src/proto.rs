@@ -1,0 +1,297 @@
+//! Protobuf `vigil.v1.PlayerEvent`, alone or as a length-delimited stream
+//! (varint length, then the message), with the same validation as JSON.
+
+use std::io::{self, BufRead, Write};
+
+use prost::Message;
+use vigil_domain::event::{
+    BonusAction, DepositStatus, Game, MessageAction, MessageChannel, RgAction, TicketAction,
+    WithdrawalStatus,
+};
+use vigil_domain::{Currency, Money, Payload, PlayerEvent, Reject, Timestamp};
+use vigil_proto::v1 as pb;
+use vigil_proto::v1::player_event::Payload as P;
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> Reject {
+    Reject::InvalidField {
+        field,
+        problem: problem.into(),
+    }
+}
+
+fn nonempty(s: String, field: &'static str) -> Result<String, Reject> {
+    if s.trim().is_empty() {
+        Err(Reject::MissingField(field))
+    } else {
+        Ok(s)
+    }
+}
+
+fn money(amount: f64, currency: &str, field: &'static str) -> Result<Money, Reject> {
+    if !amount.is_finite() || amount < 0.0 {
+        return Err(invalid(
+            field,
+            format!("must be a finite number >= 0, got {amount}"),
+        ));
+    }
+    if currency.is_empty() {
+        return Err(Reject::MissingField("currency"));
+    }
+    let currency = Currency::parse(currency).ok_or_else(|| {
+        invalid(
+            "currency",
+            format!("`{currency}` is not a three-letter currency code"),
+        )
+    })?;
+    Ok(Money { amount, currency })
+}
+
+/// Maps a protobuf enum number to a domain value: 0 (unspecified) and
+/// unknown numbers are refused. Domain values are in proto order from 1.
+fn enum_value<T: Copy>(n: i32, field: &'static str, all: &[T]) -> Result<T, Reject> {
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| i.checked_sub(1))
+        .and_then(|i| all.get(i).copied())
+        .ok_or_else(|| invalid(field, format!("enum value {n} is unspecified or unknown")))
+}
+
+fn enum_number<T: PartialEq>(v: T, all: &[T]) -> i32 {
+    all.iter().position(|x| *x == v).map_or(0, |i| i as i32 + 1)
+}
+
+/// Decodes one protobuf-encoded `PlayerEvent`.
+pub fn decode_event(bytes: &[u8]) -> Result<PlayerEvent, Reject> {
+    let e = pb::PlayerEvent::decode(bytes).map_err(|e| Reject::InvalidProtobuf(e.to_string()))?;
+    let payload = e.payload.ok_or(Reject::MissingField("type"))?;
+    let event_id = nonempty(e.event_id, "event_id")?;
+    let player_id = nonempty(e.player_id, "player_id")?;
+    let brand = nonempty(e.brand, "brand")?;
+    let ts = e.ts.ok_or(Reject::MissingField("ts"))?;
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(Reject::InvalidTimestamp(format!(
+            "{}s {}ns",
+            ts.seconds, ts.nanos
+        )));
+    }
+    let ts = Timestamp::from_millis(
+        ts.seconds
+            .saturating_mul(1000)
+            .saturating_add(ts.nanos as i64 / 1_000_000),
+    );
+    let payload = match payload {
+        P::Login(l) => Payload::Login {
+            channel: l.channel.filter(|c| !c.is_empty()),
+        },
+        P::SessionEnd(s) => Payload::SessionEnd {
+            duration_s: s.duration_s,
+        },
+        P::Bet(b) => {
+            if b.game.is_empty() {
+                return Err(Reject::MissingField("game"));
+            }
+            Payload::Bet {
+                stake: money(b.stake, &b.currency, "stake")?,
+                game: Game::parse_lenient(&b.game),
+                win: b.win.map(|w| money(w, &b.currency, "win")).transpose()?,
+            }
+        }
+        P::Deposit(d) => Payload::Deposit {
+            amount: money(d.amount, &d.currency, "amount")?,
+            status: enum_value(d.status, "status", DepositStatus::ALL)?,
+        },
+        P::Withdrawal(w) => Payload::Withdrawal {
+            amount: money(w.amount, &w.currency, "amount")?,
+            status: enum_value(w.status, "status", WithdrawalStatus::ALL)?,
+        },
+        P::Ticket(t) => Payload::Ticket {
+            ticket_id: nonempty(t.ticket_id, "ticket_id")?,
+            action: enum_value(t.action, "action", TicketAction::ALL)?,
+        },
+        P::LotteryTicket(l) => Payload::LotteryTicket {
+            draw_id: nonempty(l.draw_id, "draw_id")?,
+            amount: money(l.amount, &l.currency, "amount")?,
+        },
+        P::Bonus(b) => Payload::Bonus {
+            action: enum_value(b.action, "action", BonusAction::ALL)?,
+            amount: match b.amount {
+                Some(a) if !a.is_finite() || a < 0.0 => {
+                    return Err(invalid("amount", format!("must be >= 0, got {a}")));
+                }
+                a => a,
+            },
+        },
+        P::Message(m) => Payload::Message {
+            channel: enum_value(m.channel, "channel", MessageChannel::ALL)?,
+            action: enum_value(m.action, "action", MessageAction::ALL)?,
+        },
+        P::Nps(n) => {
+            if n.score > 10 {
+                return Err(invalid(
+                    "score",
+                    format!("must be between 0 and 10, got {}", n.score),
+                ));
+            }
+            Payload::Nps {
+                score: n.score as u8,
+            }
+        }
+        P::Rg(r) => Payload::Rg {
+            action: enum_value(r.action, "action", RgAction::ALL)?,
+        },
+    };
+    Ok(PlayerEvent {
+        event_id,
+        player_id,
+        brand,
+        ts,
+        payload,
+    })
+}
+
+/// Converts a domain timestamp to the well-known protobuf type.
+pub(crate) fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+    let ms = t.as_millis();
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// Converts the well-known protobuf type to a domain timestamp.
+pub(crate) fn from_timestamp(t: &prost_types::Timestamp) -> Timestamp {
+    Timestamp::from_millis(
+        t.seconds
+            .saturating_mul(1000)
+            .saturating_add(t.nanos as i64 / 1_000_000),
+    )
+}
+
+/// Encodes an event as a protobuf `PlayerEvent`.
+pub fn encode_event(e: &PlayerEvent) -> Vec<u8> {
+    let payload = match &e.payload {
+        Payload::Login { channel } => P::Login(pb::Login {
+            channel: channel.clone(),
+        }),
+        Payload::SessionEnd { duration_s } => P::SessionEnd(pb::SessionEnd {
+            duration_s: *duration_s,
+        }),
+        Payload::Bet { stake, game, win } => P::Bet(pb::Bet {
+            stake: stake.amount,
+            currency: stake.currency.to_string(),
+            game: game.as_str().to_owned(),
+            win: win.map(|w| w.amount),
+        }),
+        Payload::Deposit { amount, status } => P::Deposit(pb::Deposit {
+            amount: amount.amount,
+            currency: amount.currency.to_string(),
+            status: enum_number(*status, DepositStatus::ALL),
+        }),
+        Payload::Withdrawal { amount, status } => P::Withdrawal(pb::Withdrawal {
+            amount: amount.amount,
+            currency: amount.currency.to_string(),
+            status: enum_number(*status, WithdrawalStatus::ALL),
+        }),
+        Payload::Ticket { ticket_id, action } => P::Ticket(pb::Ticket {
+            ticket_id: ticket_id.clone(),
+            action: enum_number(*action, TicketAction::ALL),
+        }),
+        Payload::LotteryTicket { draw_id, amount } => P::LotteryTicket(pb::LotteryTicket {
+            draw_id: draw_id.clone(),
+            amount: amount.amount,
+            currency: amount.currency.to_string(),
+        }),
+        Payload::Bonus { action, amount } => P::Bonus(pb::Bonus {
+            action: enum_number(*action, BonusAction::ALL),
+            amount: *amount,
+        }),
+        Payload::Message { channel, action } => P::Message(pb::Message {
+            channel: enum_number(*channel, MessageChannel::ALL),
+            action: enum_number(*action, MessageAction::ALL),
+        }),
+        Payload::Nps { score } => P::Nps(pb::Nps {
+            score: *score as u32,
+        }),
+        Payload::Rg { action } => P::Rg(pb::Rg {
+            action: enum_number(*action, RgAction::ALL),
+        }),
+    };
+    pb::PlayerEvent {
+        event_id: e.event_id.clone(),
+        player_id: e.player_id.clone(),
+        brand: e.brand.clone(),
+        ts: Some(timestamp(e.ts)),
+        payload: Some(payload),
+    }
+    .encode_to_vec()
+}
+
+/// Reads length-delimited frames (a varint length, then that many bytes).
+#[derive(Debug)]
+pub struct DelimitedReader<R> {
+    inner: R,
+    max_frame: usize,
+}
+
+impl<R: BufRead> DelimitedReader<R> {
+    /// Frames over 16 MiB are refused as corrupt rather than allocated.
+    pub fn new(inner: R) -> Self {
+        DelimitedReader {
+            inner,
+            max_frame: 16 << 20,
+        }
+    }
+
+    fn varint(&mut self) -> io::Result<Option<u64>> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let mut b = [0u8];
+            if self.inner.read(&mut b)? == 0 {
+                return if i == 0 {
+                    Ok(None)
+                } else {
+                    Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "stream ends inside a length prefix",
+                    ))
+                };
+            }
+            v |= ((b[0] & 0x7f) as u64) << (7 * i);
+            if b[0] & 0x80 == 0 {
+                return Ok(Some(v));
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "length prefix longer than 10 bytes",
+        ))
+    }
+}
+
+impl<R: BufRead> Iterator for DelimitedReader<R> {
+    type Item = io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let len = match self.varint() {
+            Ok(Some(l)) => l as usize,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        if len > self.max_frame {
+            return Some(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("frame of {len} bytes is too large"),
+            )));
+        }
+        let mut buf = vec![0u8; len];
+        Some(self.inner.read_exact(&mut buf).map(|()| buf))
+    }
+}
+
+/// Writes one frame: a varint length, then `msg`.
+pub fn write_delimited(w: &mut impl Write, msg: &[u8]) -> io::Result<()> {
+    let mut prefix = Vec::with_capacity(10);
+    prost::encoding::encode_varint(msg.len() as u64, &mut prefix);
+    w.write_all(&prefix)?;
+    w.write_all(msg)
+}

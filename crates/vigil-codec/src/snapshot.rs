@@ -1,0 +1,202 @@
+//! Player-state snapshots as protobuf `vigil.v1.PlayerSnapshot`: the
+//! changelog's records. Exact: every field, floats bit for bit. A snapshot
+//! whose arrays have the wrong length is refused, never guessed at.
+
+use prost::Message;
+use vigil_domain::config::WINDOW_DAYS;
+use vigil_domain::decay::{COUNTERS, Decayed};
+use vigil_domain::state::{
+    Cooldowns, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds, RgState, Verdict,
+};
+use vigil_domain::window::DayWindow;
+use vigil_domain::{Band, PlayerSnapshot};
+use vigil_proto::v1 as pb;
+
+/// The snapshot format this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Why bytes are not a snapshot this build can restore.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("not a protobuf PlayerSnapshot: {0}")]
+    Decode(#[from] prost::DecodeError),
+    #[error("snapshot version {0} is not supported (this build reads version {VERSION})")]
+    Version(u32),
+    #[error("snapshot has no state")]
+    MissingState,
+    #[error("snapshot field `{field}` has {got} values, expected {want}")]
+    Length {
+        field: &'static str,
+        got: usize,
+        want: usize,
+    },
+    #[error("snapshot field `{field}` is out of range: {value}")]
+    Range { field: &'static str, value: u64 },
+}
+
+fn array<T: Copy + Default, const N: usize, S: Copy>(
+    field: &'static str,
+    v: &[S],
+    conv: impl Fn(S) -> Result<T, SnapshotError>,
+) -> Result<[T; N], SnapshotError> {
+    if v.len() != N {
+        return Err(SnapshotError::Length {
+            field,
+            got: v.len(),
+            want: N,
+        });
+    }
+    let mut out = [T::default(); N];
+    for (o, x) in out.iter_mut().zip(v) {
+        *o = conv(*x)?;
+    }
+    Ok(out)
+}
+
+fn narrow<T: TryFrom<u32>>(field: &'static str) -> impl Fn(u32) -> Result<T, SnapshotError> {
+    move |v| {
+        T::try_from(v).map_err(|_| SnapshotError::Range {
+            field,
+            value: v as u64,
+        })
+    }
+}
+
+fn same<T>(v: T) -> Result<T, SnapshotError> {
+    Ok(v)
+}
+
+/// Encodes a snapshot.
+pub fn encode_snapshot(s: &PlayerSnapshot) -> Vec<u8> {
+    let st = &s.state;
+    let state = pb::PlayerState {
+        head_day: st.window.head_day,
+        visits: st.window.visits.to_vec(),
+        bets: st.window.bets.iter().map(|&b| b as u32).collect(),
+        stake_cents: st.window.stake_cents.to_vec(),
+        decay_at: st.decayed.at,
+        decay_short: st.decayed.short.to_vec(),
+        decay_long: st.decayed.long.to_vec(),
+        first_seen: st.first_seen,
+        last_event: st.last_event,
+        last_active: st.last_active,
+        typical_gap_secs: Some(st.typical_gap_secs),
+        gaps: st.gaps as u32,
+        tickets: st
+            .tickets
+            .slots
+            .iter()
+            .flat_map(|&(id, at)| [id, at])
+            .collect(),
+        tickets_replied: st.tickets.replied as u32,
+        withdrawals_requested_at: st.withdrawals.requested_at.to_vec(),
+        nps_latest: st.nps.latest as u32,
+        nps_previous: st.nps.previous as u32,
+        nps_at: st.nps.at,
+        rg_flags: st.rg.flags as u32,
+        rg_at: st.rg.at,
+        recent_ids: st.recent_ids.ids.to_vec(),
+        recent_next: st.recent_ids.next as u32,
+        score: Some(st.verdict.score),
+        band: st.verdict.band as u32,
+        ready: st.verdict.ready,
+        emitted_score: Some(st.verdict.emitted_score),
+        emitted_at: st.verdict.emitted_at,
+        evaluated_at: st.verdict.evaluated_at,
+        band_change_at: st.cooldowns.band_change_at,
+        usage_drop_at: st.cooldowns.usage_drop_at,
+        inactivity_spell: st.cooldowns.inactivity_spell,
+        next_due: st.next_due,
+    };
+    pb::PlayerSnapshot {
+        version: VERSION,
+        player_id: s.player_id.clone(),
+        brand: s.brand.clone(),
+        state: Some(state),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a snapshot written by [`encode_snapshot`].
+pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
+    let s = pb::PlayerSnapshot::decode(bytes)?;
+    if s.version != VERSION {
+        return Err(SnapshotError::Version(s.version));
+    }
+    let p = s.state.ok_or(SnapshotError::MissingState)?;
+    let tickets: [u32; 6] = array("tickets", &p.tickets, same)?;
+    let band = Band::ALL
+        .get(p.band as usize)
+        .copied()
+        .ok_or(SnapshotError::Range {
+            field: "band",
+            value: p.band as u64,
+        })?;
+    let state = PlayerState {
+        window: DayWindow {
+            head_day: p.head_day,
+            visits: array::<u8, WINDOW_DAYS, u8>("visits", &p.visits, same)?,
+            bets: array("bets", &p.bets, narrow::<u16>("bets"))?,
+            stake_cents: array("stake_cents", &p.stake_cents, same)?,
+        },
+        decayed: Decayed {
+            at: p.decay_at,
+            short: array::<f32, COUNTERS, f32>("decay_short", &p.decay_short, same)?,
+            long: array::<f32, COUNTERS, f32>("decay_long", &p.decay_long, same)?,
+        },
+        first_seen: p.first_seen,
+        last_event: p.last_event,
+        last_active: p.last_active,
+        typical_gap_secs: p.typical_gap_secs.unwrap_or_default(),
+        gaps: narrow::<u16>("gaps")(p.gaps)?,
+        tickets: OpenTickets {
+            slots: [
+                (tickets[0], tickets[1]),
+                (tickets[2], tickets[3]),
+                (tickets[4], tickets[5]),
+            ],
+            replied: narrow::<u8>("tickets_replied")(p.tickets_replied)?,
+        },
+        withdrawals: PendingWithdrawals {
+            requested_at: array(
+                "withdrawals_requested_at",
+                &p.withdrawals_requested_at,
+                same,
+            )?,
+        },
+        nps: NpsMemory {
+            latest: narrow::<u8>("nps_latest")(p.nps_latest)?,
+            previous: narrow::<u8>("nps_previous")(p.nps_previous)?,
+            at: p.nps_at,
+        },
+        rg: RgState {
+            flags: narrow::<u8>("rg_flags")(p.rg_flags)?,
+            at: p.rg_at,
+        },
+        recent_ids: RecentIds {
+            ids: array("recent_ids", &p.recent_ids, same)?,
+            next: narrow::<u8>("recent_next")(p.recent_next)?,
+        },
+        verdict: Verdict {
+            score: p.score.unwrap_or_default(),
+            band,
+            ready: p.ready,
+            emitted_score: p.emitted_score.unwrap_or_default(),
+            emitted_at: p.emitted_at,
+            evaluated_at: p.evaluated_at,
+        },
+        cooldowns: Cooldowns {
+            band_change_at: p.band_change_at,
+            usage_drop_at: p.usage_drop_at,
+            inactivity_spell: p.inactivity_spell,
+        },
+        // Brand indexes are per engine; the importing engine assigns its own.
+        brand: 0,
+        next_due: p.next_due,
+    };
+    Ok(PlayerSnapshot {
+        player_id: s.player_id,
+        brand: s.brand,
+        state,
+    })
+}

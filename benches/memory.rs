@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench -p vigil --bench memory` (add `-- 10000000` for more sizes).
 
+// A bench binary reports its figures on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -48,7 +51,14 @@ fn measure(players: u32) -> f64 {
             let ts = t0 + day * 86_400_000 + (p as i64 % 86_400) * 1000;
             for (k, payload) in [
                 Payload::Login { channel: None },
-                Payload::Bet { stake: Money { amount: 5.0, currency: eur }, game: Game::Slots, win: None },
+                Payload::Bet {
+                    stake: Money {
+                        amount: 5.0,
+                        currency: eur,
+                    },
+                    game: Game::Slots,
+                    win: None,
+                },
             ]
             .into_iter()
             .enumerate()
@@ -77,12 +87,25 @@ fn measure(players: u32) -> f64 {
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
     // too, without it, and then a small size keeps the suite quick.
-    let mut sizes: Vec<u32> =
-        if std::env::args().any(|a| a == "--bench") { vec![100_000, 1_000_000] } else { vec![10_000] };
-    sizes.extend(std::env::args().skip(1).filter_map(|a| a.parse().ok()));
-    println!("{:>12} {:>16} {:>20}", "players", "bytes/player", "size_of PlayerState");
+    let mut sizes: Vec<u32> = if std::env::args().any(|a| a == "--bench") {
+        vec![100_000, 1_000_000]
+    } else {
+        vec![10_000]
+    };
+    sizes.extend(
+        std::env::args()
+            .skip(1)
+            .filter_map(|a| a.parse::<u32>().ok()),
+    );
+    println!(
+        "{:>12} {:>16} {:>20}",
+        "players", "bytes/player", "size_of PlayerState"
+    );
     for n in sizes {
         let b = measure(n);
-        println!("{n:>12} {b:>16.1} {:>20}", std::mem::size_of::<vigil_domain::state::PlayerState>());
+        println!(
+            "{n:>12} {b:>16.1} {:>20}",
+            std::mem::size_of::<vigil_domain::state::PlayerState>()
+        );
     }
 }

@@ -17,7 +17,13 @@ const READ: Duration = Duration::from_secs(60);
 fn encode_json(events: &[(i32, vigil_domain::PlayerEvent)]) -> Vec<(i32, String, Vec<u8>)> {
     events
         .iter()
-        .map(|(p, e)| (*p, e.player_id.clone(), vigil_codec::json::encode_event(e).into_bytes()))
+        .map(|(p, e)| {
+            (
+                *p,
+                e.player_id.clone(),
+                vigil_codec::json::encode_event(e).into_bytes(),
+            )
+        })
         .collect()
 }
 
@@ -44,28 +50,53 @@ async fn json_events_in_alerts_out_with_expected_ids_and_reasons() {
     create_topic(&setup.input, setup.partitions).await;
     let events = population(12, 60, setup.partitions);
     let expected = expected_alerts(&events, setup.partitions);
-    assert!(expected.iter().any(|a| a.kind == AlertKind::Inactivity), "scenario exercises silence");
-    assert!(expected.iter().any(|a| a.kind == AlertKind::BandChange), "scenario exercises bands");
+    assert!(
+        expected.iter().any(|a| a.kind == AlertKind::Inactivity),
+        "scenario exercises silence"
+    );
+    assert!(
+        expected.iter().any(|a| a.kind == AlertKind::BandChange),
+        "scenario exercises bands"
+    );
     produce(&setup.input, &encode_json(&events)).await;
 
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
     let want = alert_ids(&expected);
-    let got = read_until(&setup.alerts, setup.partitions, READ, |r| r.len() >= want.len().saturating_sub(4));
+    // Alerts flow while it runs, not only at shutdown.
+    let live = read_until(&setup.alerts, setup.partitions, READ, |r| {
+        r.len() >= want.len().saturating_sub(4)
+    });
+    assert!(
+        live.len() >= want.len().saturating_sub(4),
+        "only {} of {} alerts while running",
+        live.len(),
+        want.len()
+    );
     let (status, log) = vigil.terminate();
     assert!(status.success(), "exit {status:?}\n{log}");
     // After shutdown every buffered event has been flushed: all alerts are out.
-    let got = read_until(&setup.alerts, setup.partitions, READ, |r| alert_ids(&decode_alerts(r, true)) == want);
+    let got = read_until(&setup.alerts, setup.partitions, READ, |r| {
+        alert_ids(&decode_alerts(r, true)) == want
+    });
     let alerts = decode_alerts(&got, true);
     assert_eq!(alert_ids(&alerts), want);
     for a in &alerts {
         let e = expected.iter().find(|e| e.alert_id == a.alert_id).unwrap();
-        assert_eq!((a.kind, a.band, a.prev_band, a.ts), (e.kind, e.band, e.prev_band, e.ts));
+        assert_eq!(
+            (a.kind, a.band, a.prev_band, a.ts),
+            (e.kind, e.band, e.prev_band, e.ts)
+        );
         assert_eq!(a.reasons.len(), e.reasons.len());
-        assert_eq!(a.reasons.first().map(|r| r.signal), e.reasons.first().map(|r| r.signal));
+        assert_eq!(
+            a.reasons.first().map(|r| r.signal),
+            e.reasons.first().map(|r| r.signal)
+        );
     }
     // Keyed by player, so a compacted or partitioned consumer keeps order per player.
-    let by_key = got.iter().all(|r| alerts.iter().any(|a| Some(&a.player_id) == r.key.as_ref()));
+    let by_key = got
+        .iter()
+        .all(|r| alerts.iter().any(|a| Some(&a.player_id) == r.key.as_ref()));
     assert!(by_key);
 }
 
@@ -78,8 +109,10 @@ async fn protobuf_in_protobuf_out() {
     let events = population(6, 50, 1);
     let expected = expected_alerts(&events, 1);
     assert!(!expected.is_empty());
-    let records: Vec<_> =
-        events.iter().map(|(p, e)| (*p, e.player_id.clone(), vigil_codec::proto::encode_event(e))).collect();
+    let records: Vec<_> = events
+        .iter()
+        .map(|(p, e)| (*p, e.player_id.clone(), vigil_codec::proto::encode_event(e)))
+        .collect();
     produce(&setup.input, &records).await;
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
@@ -114,7 +147,10 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_pipeline_goes_on() 
     let dead = read_until(&setup.dlq, 1, READ, |r| r.len() >= poison.len());
     let (status, log) = vigil.terminate();
     assert!(status.success(), "{log}");
-    let reasons: Vec<&str> = dead.iter().map(|r| r.headers["vigil.reject.reason"].as_str()).collect();
+    let reasons: Vec<&str> = dead
+        .iter()
+        .map(|r| r.headers["vigil.reject.reason"].as_str())
+        .collect();
     assert_eq!(reasons, poison.iter().map(|p| p.0).collect::<Vec<_>>());
     for (r, (_, bytes)) in dead.iter().zip(&poison) {
         assert_eq!(&r.payload, bytes, "original payload kept");
@@ -126,7 +162,11 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_pipeline_goes_on() 
     }
     let want = alert_ids(&expected);
     let got = read_until(&setup.alerts, 1, READ, |r| r.len() >= want.len());
-    assert_eq!(alert_ids(&decode_alerts(&got, true)), want, "events after the poison still scored");
+    assert_eq!(
+        alert_ids(&decode_alerts(&got, true)),
+        want,
+        "events after the poison still scored"
+    );
     let metrics = log; // the log must not carry payloads or player ids
     assert!(!metrics.contains("p0001"), "player id in logs");
 }
@@ -145,8 +185,16 @@ async fn restart_after_a_crash_loses_no_alert_and_repeats_are_identifiable() {
     vigil.wait_ready(READY).await;
     // Wait until it has committed part of the first half, then crash.
     let start = std::time::Instant::now();
-    while committed(&setup.group, &setup.input, setup.partitions).values().sum::<i64>() < (first.len() / 4) as i64 {
-        assert!(start.elapsed() < READ, "no progress committed:\n{}", vigil.log());
+    while committed(&setup.group, &setup.input, setup.partitions)
+        .values()
+        .sum::<i64>()
+        < (first.len() / 4) as i64
+    {
+        assert!(
+            start.elapsed() < READ,
+            "no progress committed:\n{}",
+            vigil.log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     vigil.kill();
@@ -158,10 +206,15 @@ async fn restart_after_a_crash_loses_no_alert_and_repeats_are_identifiable() {
     assert!(status.success(), "{log}");
 
     let want = alert_ids(&expected);
-    let got = read_until(&setup.alerts, setup.partitions, READ, |r| alert_ids(&decode_alerts(r, true)) == want);
+    let got = read_until(&setup.alerts, setup.partitions, READ, |r| {
+        alert_ids(&decode_alerts(r, true)) == want
+    });
     let alerts = decode_alerts(&got, true);
     let ids = alert_ids(&alerts);
-    assert_eq!(ids, want, "every expected alert present, nothing unexpected");
+    assert_eq!(
+        ids, want,
+        "every expected alert present, nothing unexpected"
+    );
     // Repeats after the crash carry the same id and the same content.
     let mut seen: HashMap<&str, &Alert> = HashMap::new();
     for a in &alerts {
@@ -186,7 +239,11 @@ async fn graceful_shutdown_commits_everything_and_endpoints_answer() {
         if let Some(r) = vigil.get("/readyz").await {
             break r;
         }
-        assert!(start.elapsed() < READY, "http never came up:\n{}", vigil.log());
+        assert!(
+            start.elapsed() < READY,
+            "http never came up:\n{}",
+            vigil.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(vigil.get("/healthz").await.map(|r| r.0), Some(200));
@@ -206,13 +263,26 @@ async fn graceful_shutdown_commits_everything_and_endpoints_answer() {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum();
         if consumed as usize == records.len() {
-            assert!(body.contains("vigil_events_consumed_total{type=\"login\"}"), "{body}");
-            assert!(body.contains("# TYPE vigil_event_to_publish_seconds histogram"), "{body}");
-            assert!(body.contains("vigil_players_by_band{band=\"green\"}"), "{body}");
+            assert!(
+                body.contains("vigil_events_consumed_total{type=\"login\"}"),
+                "{body}"
+            );
+            assert!(
+                body.contains("# TYPE vigil_event_to_publish_seconds histogram"),
+                "{body}"
+            );
+            assert!(
+                body.contains("vigil_players_by_band{band=\"green\"}"),
+                "{body}"
+            );
             assert!(!body.contains("p0001"), "no player ids in metrics");
             break;
         }
-        assert!(start.elapsed() < READ, "consumed {consumed} of {}", records.len());
+        assert!(
+            start.elapsed() < READ,
+            "consumed {consumed} of {}",
+            records.len()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (status, log) = vigil.terminate();
@@ -220,6 +290,10 @@ async fn graceful_shutdown_commits_everything_and_endpoints_answer() {
     let offsets = committed(&setup.group, &setup.input, setup.partitions);
     for p in 0..setup.partitions {
         let n = records.iter().filter(|r| r.0 == p).count() as i64;
-        assert_eq!(offsets.get(&p), Some(&n), "partition {p} committed to the end");
+        assert_eq!(
+            offsets.get(&p),
+            Some(&n),
+            "partition {p} committed to the end"
+        );
     }
 }

@@ -19,7 +19,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 use vigil_domain::time::{DAY_MS, HOUR_MS};
-use vigil_domain::{Currency, Engine, EngineConfig, Money, Output, Payload, PlayerEvent, Timestamp};
+use vigil_domain::{
+    Currency, Engine, EngineConfig, Money, Output, Payload, PlayerEvent, Timestamp,
+};
 
 /// The broker the suite runs against.
 pub fn bootstrap() -> String {
@@ -32,8 +34,15 @@ pub fn bootstrap() -> String {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn client() -> ClientConfig {
@@ -45,7 +54,10 @@ fn client() -> ClientConfig {
 pub async fn create_topic(name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = client().create().unwrap();
     let res = admin
-        .create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
         .await
         .unwrap();
     for r in res {
@@ -59,7 +71,14 @@ pub async fn produce(topic: &str, records: &[(i32, String, Vec<u8>)]) {
     let futures: Vec<_> = records
         .iter()
         .map(|(p, k, v)| {
-            producer.send_result(FutureRecord::to(topic).partition(*p).key(k.as_bytes()).payload(v)).unwrap()
+            producer
+                .send_result(
+                    FutureRecord::to(topic)
+                        .partition(*p)
+                        .key(k.as_bytes())
+                        .payload(v),
+                )
+                .unwrap()
         })
         .collect();
     for f in futures {
@@ -79,11 +98,17 @@ pub struct Record {
 
 /// Reads `topic` from the beginning (all partitions) until `done` holds for
 /// what was read, or `timeout` passes.
-pub fn read_until(topic: &str, partitions: i32, timeout: Duration, done: impl Fn(&[Record]) -> bool) -> Vec<Record> {
+pub fn read_until(
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+    done: impl Fn(&[Record]) -> bool,
+) -> Vec<Record> {
     let consumer: BaseConsumer = client().set("group.id", unique("reader")).create().unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let mut out = Vec::new();
@@ -94,7 +119,12 @@ pub fn read_until(topic: &str, partitions: i32, timeout: Duration, done: impl Fn
                 .headers()
                 .map(|h| {
                     h.iter()
-                        .map(|x| (x.key.to_owned(), String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned()))
+                        .map(|x| {
+                            (
+                                x.key.to_owned(),
+                                String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -117,7 +147,9 @@ pub fn committed(group: &str, topic: &str, partitions: i32) -> HashMap<i32, i64>
     for p in 0..partitions {
         tpl.add_partition(topic, p);
     }
-    let c = consumer.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    let c = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
     c.elements()
         .iter()
         .filter_map(|e| match e.offset() {
@@ -135,7 +167,11 @@ pub struct Vigil {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Topics and group of one test's vigil.
@@ -224,7 +260,11 @@ impl Vigil {
                 sink.lock().unwrap().push(line);
             }
         });
-        Vigil { child, http: format!("http://127.0.0.1:{port}"), log }
+        Vigil {
+            child,
+            http: format!("http://127.0.0.1:{port}"),
+            log,
+        }
     }
 
     pub fn log(&self) -> String {
@@ -245,13 +285,21 @@ impl Vigil {
             if let Some((200, _)) = self.get("/readyz").await {
                 return;
             }
-            assert!(start.elapsed() < timeout, "vigil not ready after {timeout:?}; log:\n{}", self.log());
+            assert!(
+                start.elapsed() < timeout,
+                "vigil not ready after {timeout:?}; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success();
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "kill {sig} failed");
     }
 
@@ -300,7 +348,18 @@ pub fn population(players: u32, days: i64, partitions: i32) -> Vec<(i32, PlayerE
             }
             let start = t0 + d * DAY_MS + (18 + (p as i64 % 4)) * HOUR_MS;
             let bets = if fate == 1 && d >= 30 { 2 } else { 8 };
-            out.push((partition, ev(&id, d, 0, start, Payload::Login { channel: Some("web".into()) })));
+            out.push((
+                partition,
+                ev(
+                    &id,
+                    d,
+                    0,
+                    start,
+                    Payload::Login {
+                        channel: Some("web".into()),
+                    },
+                ),
+            ));
             for b in 0..bets {
                 out.push((
                     partition,
@@ -310,7 +369,10 @@ pub fn population(players: u32, days: i64, partitions: i32) -> Vec<(i32, PlayerE
                         b + 1,
                         start + (b + 1) * 60_000,
                         Payload::Bet {
-                            stake: Money { amount: 2.5, currency: eur },
+                            stake: Money {
+                                amount: 2.5,
+                                currency: eur,
+                            },
                             game: vigil_domain::event::Game::Slots,
                             win: None,
                         },
@@ -337,7 +399,9 @@ fn ev(player: &str, day: i64, n: i64, ts: i64, payload: Payload) -> PlayerEvent 
 /// the pipeline sees them, with every buffer flushed at the end (as a
 /// graceful shutdown does).
 pub fn expected_alerts(events: &[(i32, PlayerEvent)], partitions: i32) -> Vec<vigil_domain::Alert> {
-    let mut engines: Vec<Engine> = (0..partitions).map(|_| Engine::new(EngineConfig::default()).unwrap()).collect();
+    let mut engines: Vec<Engine> = (0..partitions)
+        .map(|_| Engine::new(EngineConfig::default()).unwrap())
+        .collect();
     let mut out = Vec::new();
     for (p, e) in events {
         let _ = engines[*p as usize].ingest(e.clone(), &mut out);

@@ -104,6 +104,7 @@ pub fn encode_snapshot(s: &PlayerSnapshot) -> Vec<u8> {
         emitted_at: st.verdict.emitted_at,
         evaluated_at: st.verdict.evaluated_at,
         band_change_at: st.cooldowns.band_change_at,
+        alerted_band: st.cooldowns.alerted_band as u32,
         usage_drop_at: st.cooldowns.usage_drop_at,
         inactivity_spell: st.cooldowns.inactivity_spell,
         next_due: st.next_due,
@@ -187,6 +188,12 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
         },
         cooldowns: Cooldowns {
             band_change_at: p.band_change_at,
+            alerted_band: Band::ALL.get(p.alerted_band as usize).copied().ok_or(
+                SnapshotError::Range {
+                    field: "alerted_band",
+                    value: p.alerted_band as u64,
+                },
+            )?,
             usage_drop_at: p.usage_drop_at,
             inactivity_spell: p.inactivity_spell,
         },

@@ -204,7 +204,7 @@ impl Default for BandConfig {
         BandConfig {
             green_min: 70.0,
             yellow_min: 40.0,
-            hysteresis: 3.0,
+            hysteresis: 5.0,
         }
     }
 }
@@ -295,7 +295,7 @@ impl Default for BandChangeRule {
     fn default() -> Self {
         BandChangeRule {
             enabled: true,
-            cooldown: Duration::from_secs(12 * 3600),
+            cooldown: Duration::from_secs(48 * 3600),
         }
     }
 }

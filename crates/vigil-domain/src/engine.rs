@@ -493,6 +493,7 @@ impl Engine {
             let history = t.saturating_sub(st.first_seen) as u64;
             st.verdict.ready = history >= cfg.baseline.min_history.as_secs()
                 && st.window.active_days(now) >= cfg.baseline.min_active_days;
+            st.cooldowns.alerted_band = band;
         }
 
         let mut fire = |kind: AlertKind, reasons: Vec<Reason>| {
@@ -515,13 +516,18 @@ impl Engine {
         // baseline to drift from.
         if was_ready {
             let rules = &cfg.rules;
+            // Alert on a band the manager has not been told about: a worse
+            // one at once, any other once the cooldown has passed.
+            let told = st.cooldowns.alerted_band;
             if rules.band_change.enabled
                 && band != prev_band
-                && (band > prev_band
+                && band != told
+                && (band > told
                     || t.saturating_sub(st.cooldowns.band_change_at) as u64
                         >= rules.band_change.cooldown.as_secs())
             {
                 st.cooldowns.band_change_at = t;
+                st.cooldowns.alerted_band = band;
                 fire(AlertKind::BandChange, card.reasons());
             }
 
@@ -546,7 +552,12 @@ impl Engine {
                     ],
                 );
                 let (r, p) = (recent.usage(), prior.usage());
-                if p >= u.min_baseline_activity && p > 0.0 && r <= p * (1.0 - u.drop_pct / 100.0) {
+                let fall = 1.0 - u.drop_pct / 100.0;
+                // Fewer active days too, by more than chance would explain:
+                // a burst of bets one fortnight is not a habit.
+                let days_fell = recent.active_days <= prior.active_days * fall
+                    && prior.active_days - recent.active_days >= 2.0;
+                if p >= u.min_baseline_activity && p > 0.0 && r <= p * fall && days_fell {
                     st.cooldowns.usage_drop_at = t;
                     let mut reasons = vec![Reason::new(Signal::Usage, r, p, 0.0)];
                     reasons.extend(card.reasons());

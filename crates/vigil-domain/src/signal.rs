@@ -143,10 +143,17 @@ impl ScoreCard {
 /// healthy, 30% or less is not at all, linear in between. The dead zone at
 /// the top keeps ordinary week-to-week noise from moving the score.
 fn ratio_health(value: f64, baseline: f64) -> f64 {
+    shrunk_health(value, baseline, 0.0)
+}
+
+/// Like [`ratio_health`], with `prior` added to both sides first: a
+/// pseudo-count that keeps small numbers (a casual player's two visits a
+/// week) from swinging the ratio on chance alone.
+fn shrunk_health(value: f64, baseline: f64, prior: f64) -> f64 {
     if baseline <= 0.0 {
         return if value > 0.0 { 1.0 } else { 0.0 };
     }
-    ((value / baseline - 0.3) / 0.6).clamp(0.0, 1.0)
+    (((value + prior) / (baseline + prior) - 0.3) / 0.6).clamp(0.0, 1.0)
 }
 
 /// Health of a friction signal: 1 when no worse than usual, halving at

@@ -264,6 +264,9 @@ pub struct Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Cooldowns {
     pub band_change_at: u32,
+    /// The band the last band-change alert announced: a return to it within
+    /// the cooldown is not news.
+    pub alerted_band: Band,
     pub usage_drop_at: u32,
     /// `last_active` of the silent spell an inactivity alert already covered.
     pub inactivity_spell: u32,
@@ -299,8 +302,10 @@ pub struct PlayerState {
 
 /// A gap shorter than this is the same visit, not a new one.
 const VISIT_GAP_SECS: u32 = 3600;
-/// Weight of the newest gap in the typical-gap average.
-const GAP_ALPHA: f32 = 0.2;
+/// Weight of a newest gap longer than the typical one.
+const GAP_RISE: f32 = 0.4;
+/// Weight of a newest gap shorter than the typical one.
+const GAP_FALL: f32 = 0.08;
 
 /// Friction thresholds the state needs when applying events, in seconds.
 #[derive(Debug, Clone, Copy)]
@@ -418,10 +423,15 @@ impl PlayerState {
             let gap = t - self.last_active;
             if gap >= VISIT_GAP_SECS {
                 let gap = (gap as u64).min(max_gap) as f32;
+                // Biased upwards: long gaps pull harder than short ones, so
+                // the figure tracks the upper range of a player's rhythm
+                // (a weekend player's weekday pause is part of their habit).
                 self.typical_gap_secs = if self.gaps == 0 {
                     gap
+                } else if gap > self.typical_gap_secs {
+                    self.typical_gap_secs + GAP_RISE * (gap - self.typical_gap_secs)
                 } else {
-                    self.typical_gap_secs + GAP_ALPHA * (gap - self.typical_gap_secs)
+                    self.typical_gap_secs + GAP_FALL * (gap - self.typical_gap_secs)
                 };
                 self.gaps = self.gaps.saturating_add(1);
             }

@@ -16,7 +16,10 @@ pub struct KafkaConfigError {
 }
 
 fn err(key: &str, problem: impl Into<String>) -> KafkaConfigError {
-    KafkaConfigError { key: key.to_owned(), problem: problem.into() }
+    KafkaConfigError {
+        key: key.to_owned(),
+        problem: problem.into(),
+    }
 }
 
 /// Connection and client settings.
@@ -73,7 +76,10 @@ pub struct OutputTopic {
 
 impl OutputTopic {
     fn new(name: &str) -> Self {
-        OutputTopic { name: name.to_owned(), encoding: Encoding::Json }
+        OutputTopic {
+            name: name.to_owned(),
+            encoding: Encoding::Json,
+        }
     }
 }
 
@@ -100,7 +106,10 @@ pub struct TopicsConfig {
 impl Default for TopicsConfig {
     fn default() -> Self {
         TopicsConfig {
-            inputs: vec![InputTopic { name: "player-events".to_owned(), encoding: Encoding::Json }],
+            inputs: vec![InputTopic {
+                name: "player-events".to_owned(),
+                encoding: Encoding::Json,
+            }],
             alerts: OutputTopic::new("vigil.alerts"),
             scores: OutputTopic::new("vigil.scores"),
             offers: OutputTopic::new("vigil.offers"),
@@ -156,7 +165,10 @@ impl KafkaConfig {
     /// Checks the settings that would otherwise fail late.
     pub fn validate(&self) -> Result<(), KafkaConfigError> {
         if self.bootstrap_servers.trim().is_empty() {
-            return Err(err("kafka.bootstrap_servers", "must list at least one host:port"));
+            return Err(err(
+                "kafka.bootstrap_servers",
+                "must list at least one host:port",
+            ));
         }
         if self.group_id.trim().is_empty() {
             return Err(err("kafka.group_id", "must not be empty"));
@@ -180,8 +192,12 @@ impl KafkaConfig {
 }
 
 /// librdkafka properties vigil sets itself because correctness depends on them.
-pub const MANAGED: [&str; 4] =
-    ["enable.auto.commit", "enable.auto.offset.store", "bootstrap.servers", "group.id"];
+pub const MANAGED: [&str; 4] = [
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "bootstrap.servers",
+    "group.id",
+];
 
 impl TopicsConfig {
     /// Checks the topic layout.
@@ -192,7 +208,10 @@ impl TopicsConfig {
         let mut names: Vec<&str> = self.inputs.iter().map(|t| t.name.as_str()).collect();
         for (i, t) in self.inputs.iter().enumerate() {
             if t.name.trim().is_empty() {
-                return Err(err(&format!("topics.inputs[{i}].name"), "must not be empty"));
+                return Err(err(
+                    &format!("topics.inputs[{i}].name"),
+                    "must not be empty",
+                ));
             }
         }
         for (key, name) in [
@@ -205,7 +224,10 @@ impl TopicsConfig {
                 return Err(err(key, "must not be empty"));
             }
             if names.contains(&name.as_str()) {
-                return Err(err(key, format!("topic `{name}` is used twice; every topic needs its own name")));
+                return Err(err(
+                    key,
+                    format!("topic `{name}` is used twice; every topic needs its own name"),
+                ));
             }
             names.push(name);
         }

@@ -50,7 +50,10 @@ pub struct VigilContext {
 
 impl VigilContext {
     pub(crate) fn new(start_from: StartFrom) -> Self {
-        VigilContext { ownership: Mutex::new(Vec::new()), start_from }
+        VigilContext {
+            ownership: Mutex::new(Vec::new()),
+            start_from,
+        }
     }
 
     /// Ownership changes since the last call.
@@ -59,13 +62,19 @@ impl VigilContext {
     }
 
     fn push(&self, o: Ownership) {
-        self.ownership.lock().unwrap_or_else(|e| e.into_inner()).push(o);
+        self.ownership
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(o);
     }
 }
 
 impl ClientContext for VigilContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        let code = error.rdkafka_error_code().map(|c| format!("{c:?}")).unwrap_or_else(|| "other".to_owned());
+        let code = error
+            .rdkafka_error_code()
+            .map(|c| format!("{c:?}"))
+            .unwrap_or_else(|| "other".to_owned());
         metrics::counter!(m::KAFKA_ERRORS, "code" => code).increment(1);
         tracing::warn!(%error, reason, "kafka client error");
     }
@@ -87,7 +96,12 @@ impl ClientContext for VigilContext {
 impl ConsumerContext for VigilContext {
     /// Eager rebalancing, done by hand so a newly assigned partition can be
     /// started from the earliest offset while we remember its committed one.
-    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 metrics::counter!(m::REBALANCES, "kind" => "assign").increment(1);
@@ -113,7 +127,11 @@ impl ConsumerContext for VigilContext {
                     if let Err(err) = start.add_partition_offset(e.topic(), e.partition(), offset) {
                         tracing::error!(%err, "cannot set start offset");
                     }
-                    assigned.push(Assigned { topic: e.topic().to_owned(), partition: e.partition(), committed });
+                    assigned.push(Assigned {
+                        topic: e.topic().to_owned(),
+                        partition: e.partition(),
+                        committed,
+                    });
                 }
                 tracing::info!(partitions = assigned.len(), "partitions assigned");
                 if let Err(e) = consumer.assign(&start) {

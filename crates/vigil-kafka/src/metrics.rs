@@ -32,30 +32,103 @@ pub const PENDING_EVENTS: &str = "vigil_reorder_buffer_events";
 /// Histogram buckets for latencies, in seconds: 1 ms to 5 min. Without
 /// them the exporter would publish summaries, which cannot be aggregated
 /// across instances.
-pub const LATENCY_BUCKETS: [f64; 16] =
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
 
 /// Registers descriptions with the installed recorder.
 pub fn describe() {
-    describe_counter!(EVENTS_CONSUMED, Unit::Count, "Input messages decoded into events, by event type.");
-    describe_counter!(EVENTS_REJECTED, Unit::Count, "Input messages refused, by reason code.");
-    describe_counter!(EVENTS_DUPLICATE, Unit::Count, "Events dropped as repeats of an applied event id.");
-    describe_counter!(EVENTS_LATE, Unit::Count, "Events that arrived after the watermark passed them.");
-    describe_counter!(DEAD_LETTERED, Unit::Count, "Messages written to the dead-letter topic, by reason code.");
-    describe_counter!(ALERTS_PUBLISHED, Unit::Count, "Alerts acknowledged by the broker, by kind and band.");
-    describe_counter!(SCORES_PUBLISHED, Unit::Count, "Score records acknowledged by the broker, by band.");
+    describe_counter!(
+        EVENTS_CONSUMED,
+        Unit::Count,
+        "Input messages decoded into events, by event type."
+    );
+    describe_counter!(
+        EVENTS_REJECTED,
+        Unit::Count,
+        "Input messages refused, by reason code."
+    );
+    describe_counter!(
+        EVENTS_DUPLICATE,
+        Unit::Count,
+        "Events dropped as repeats of an applied event id."
+    );
+    describe_counter!(
+        EVENTS_LATE,
+        Unit::Count,
+        "Events that arrived after the watermark passed them."
+    );
+    describe_counter!(
+        DEAD_LETTERED,
+        Unit::Count,
+        "Messages written to the dead-letter topic, by reason code."
+    );
+    describe_counter!(
+        ALERTS_PUBLISHED,
+        Unit::Count,
+        "Alerts acknowledged by the broker, by kind and band."
+    );
+    describe_counter!(
+        SCORES_PUBLISHED,
+        Unit::Count,
+        "Score records acknowledged by the broker, by band."
+    );
     describe_gauge!(PLAYERS_TRACKED, Unit::Count, "Players held in memory.");
-    describe_gauge!(PLAYERS_BY_BAND, Unit::Count, "Players held in memory, by current band.");
-    describe_histogram!(EVENT_TO_PUBLISH, Unit::Seconds, "From the event time of an output to its acknowledgement.");
-    describe_histogram!(RECEIVE_TO_PUBLISH, Unit::Seconds, "From receiving a batch to the acknowledgement of its outputs.");
-    describe_gauge!(CONSUMER_LAG, Unit::Count, "Messages behind the partition's high watermark.");
-    describe_gauge!(PARTITIONS_ASSIGNED, Unit::Count, "Input partitions assigned to this instance.");
-    describe_gauge!(PARTITIONS_CATCHING_UP, Unit::Count, "Assigned partitions still rebuilding state.");
-    describe_counter!(REBALANCES, Unit::Count, "Consumer group rebalances, by kind (assign, revoke).");
-    describe_counter!(PRODUCER_ERRORS, Unit::Count, "Output deliveries that failed, by topic.");
-    describe_counter!(KAFKA_ERRORS, Unit::Count, "Client errors reported by librdkafka, by code.");
+    describe_gauge!(
+        PLAYERS_BY_BAND,
+        Unit::Count,
+        "Players held in memory, by current band."
+    );
+    describe_histogram!(
+        EVENT_TO_PUBLISH,
+        Unit::Seconds,
+        "From the event time of an output to its acknowledgement."
+    );
+    describe_histogram!(
+        RECEIVE_TO_PUBLISH,
+        Unit::Seconds,
+        "From receiving a batch to the acknowledgement of its outputs."
+    );
+    describe_gauge!(
+        CONSUMER_LAG,
+        Unit::Count,
+        "Messages behind the partition's high watermark."
+    );
+    describe_gauge!(
+        PARTITIONS_ASSIGNED,
+        Unit::Count,
+        "Input partitions assigned to this instance."
+    );
+    describe_gauge!(
+        PARTITIONS_CATCHING_UP,
+        Unit::Count,
+        "Assigned partitions still rebuilding state."
+    );
+    describe_counter!(
+        REBALANCES,
+        Unit::Count,
+        "Consumer group rebalances, by kind (assign, revoke)."
+    );
+    describe_counter!(
+        PRODUCER_ERRORS,
+        Unit::Count,
+        "Output deliveries that failed, by topic."
+    );
+    describe_counter!(
+        KAFKA_ERRORS,
+        Unit::Count,
+        "Client errors reported by librdkafka, by code."
+    );
     describe_counter!(COMMITS, Unit::Count, "Offset commits, by result.");
     describe_counter!(BATCHES, Unit::Count, "Batches processed.");
-    describe_histogram!(BATCH_SECONDS, Unit::Seconds, "Time to process a batch and get its outputs acknowledged.");
-    describe_gauge!(PENDING_EVENTS, Unit::Count, "Events held in reorder buffers, waiting for the watermark.");
+    describe_histogram!(
+        BATCH_SECONDS,
+        Unit::Seconds,
+        "Time to process a batch and get its outputs acknowledged."
+    );
+    describe_gauge!(
+        PENDING_EVENTS,
+        Unit::Count,
+        "Events held in reorder buffers, waiting for the watermark."
+    );
 }

@@ -18,7 +18,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use vigil_codec::output::Encoding;
@@ -112,9 +112,18 @@ pub enum PipelineError {
 /// What an output record is, for metrics once it is acknowledged.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    Alert { kind: &'static str, band: Band, event_ts: Timestamp },
-    Score { band: Band, event_ts: Timestamp },
-    DeadLetter { reason: &'static str },
+    Alert {
+        kind: &'static str,
+        band: Band,
+        event_ts: Timestamp,
+    },
+    Score {
+        band: Band,
+        event_ts: Timestamp,
+    },
+    DeadLetter {
+        reason: &'static str,
+    },
 }
 
 /// An output waiting for its acknowledgement, kept whole so it can be sent
@@ -163,9 +172,13 @@ impl Part {
 
 /// Builds librdkafka settings: vigil's own first, then the pass-through
 /// properties (which cannot override the managed ones; validated earlier).
-fn client_config(k: &KafkaConfig, specific: &std::collections::BTreeMap<String, String>) -> ClientConfig {
+fn client_config(
+    k: &KafkaConfig,
+    specific: &std::collections::BTreeMap<String, String>,
+) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &k.bootstrap_servers).set("client.id", &k.client_id);
+    c.set("bootstrap.servers", &k.bootstrap_servers)
+        .set("client.id", &k.client_id);
     for (key, v) in k.properties.iter().chain(specific) {
         c.set(key, v);
     }
@@ -181,31 +194,53 @@ fn consumer_config(s: &PipelineSettings) -> ClientConfig {
         .set("fetch.wait.max.ms", "10")
         .set("fetch.queue.backoff.ms", "0")
         .set("partition.assignment.strategy", "range,roundrobin");
-    for (key, v) in s.kafka.properties.iter().chain(&s.kafka.consumer_properties) {
+    for (key, v) in s
+        .kafka
+        .properties
+        .iter()
+        .chain(&s.kafka.consumer_properties)
+    {
         c.set(key, v);
     }
-    c.set("group.id", &s.kafka.group_id).set("enable.auto.commit", "false").set("enable.auto.offset.store", "false");
+    c.set("group.id", &s.kafka.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false");
     c
 }
 
 fn producer_config(s: &PipelineSettings) -> ClientConfig {
     let mut c = client_config(&s.kafka, &std::collections::BTreeMap::new());
-    c.set("enable.idempotence", "true").set("acks", "all").set("linger.ms", "5");
+    c.set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5");
     for (key, v) in &s.kafka.producer_properties {
         c.set(key, v);
     }
-    c.set("message.timeout.ms", s.pipeline.delivery_timeout.as_millis().to_string());
+    c.set(
+        "message.timeout.ms",
+        s.pipeline.delivery_timeout.as_millis().to_string(),
+    );
     c
 }
 
 fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
-/// The running pipeline.
+/// The running pipeline: the consumer, and everything else in [`Core`]
+/// (split so a polled message, which borrows the consumer, can be handled
+/// while the rest is mutated).
 pub struct Pipeline {
-    settings: PipelineSettings,
     consumer: BaseConsumer<VigilContext>,
+    core: Core,
+}
+
+/// The pipeline's state apart from the consumer.
+struct Core {
+    settings: PipelineSettings,
     producer: FutureProducer,
     health: Arc<Health>,
     parts: HashMap<(Arc<str>, i32), Part>,
@@ -219,7 +254,9 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("partitions", &self.parts.len()).finish_non_exhaustive()
+        f.debug_struct("Pipeline")
+            .field("partitions", &self.core.parts.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -232,60 +269,73 @@ impl Pipeline {
         shutdown: &CancellationToken,
     ) -> Result<Option<Self>, PipelineError> {
         Engine::new(settings.engine.clone())?;
-        let producer: FutureProducer = producer_config(&settings).create().map_err(PipelineError::Client)?;
+        let producer: FutureProducer = producer_config(&settings)
+            .create()
+            .map_err(PipelineError::Client)?;
         let admin_config = client_config(&settings.kafka, &std::collections::BTreeMap::new());
-        if !topics::wait_and_prepare(&admin_config, &settings.topics, shutdown, &health.broker_reachable)? {
+        if !topics::wait_and_prepare(
+            &admin_config,
+            &settings.topics,
+            shutdown,
+            &health.broker_reachable,
+        )? {
             return Ok(None);
         }
         let consumer: BaseConsumer<VigilContext> = consumer_config(&settings)
             .create_with_context(VigilContext::new(settings.pipeline.state_rebuild))
             .map_err(PipelineError::Client)?;
-        let inputs: Vec<&str> = settings.topics.inputs.iter().map(|t| t.name.as_str()).collect();
-        consumer.subscribe(&inputs).map_err(PipelineError::Subscribe)?;
+        let inputs: Vec<&str> = settings
+            .topics
+            .inputs
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        consumer
+            .subscribe(&inputs)
+            .map_err(PipelineError::Subscribe)?;
         m::describe();
         let t = &settings.topics;
-        let topic_names = t.inputs.iter().map(|i| (i.name.clone(), Arc::from(i.name.as_str()))).collect();
-        Ok(Some(Pipeline {
+        let topic_names = t
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), Arc::from(i.name.as_str())))
+            .collect();
+        let core = Core {
             alerts_topic: t.alerts.name.as_str().into(),
             scores_topic: t.scores.name.as_str().into(),
             dlq_topic: t.dead_letter.as_str().into(),
             settings,
-            consumer,
             producer,
             health,
             parts: HashMap::new(),
             topic_names,
             outbox: Vec::new(),
             outputs: Vec::new(),
-        }))
+        };
+        Ok(Some(Pipeline { consumer, core }))
     }
 
     /// Runs until `shutdown` is cancelled, then finishes in-flight work,
     /// flushes and commits.
     pub fn run(mut self, shutdown: &CancellationToken) -> Result<(), PipelineError> {
-        tracing::info!(inputs = self.settings.topics.inputs.len(), "pipeline running");
+        tracing::info!(
+            inputs = self.core.settings.topics.inputs.len(),
+            "pipeline running"
+        );
         while !shutdown.is_cancelled() {
             self.turn()?;
         }
-        self.health.stopping.store(true, Ordering::Relaxed);
+        self.core.health.stopping.store(true, Ordering::Relaxed);
         tracing::info!("stopping: flushing reorder buffers and committing");
-        let keys: Vec<_> = self.parts.keys().cloned().collect();
+        let keys: Vec<_> = self.core.parts.keys().cloned().collect();
         for key in keys {
-            self.flush_part(&key);
+            self.core.flush_part(&key);
         }
-        self.deliver(Instant::now())?;
+        self.core.deliver(Instant::now())?;
         self.commit(CommitMode::Sync);
-        let _ = self.producer.flush(Duration::from_secs(10));
+        let _ = self.core.producer.flush(Duration::from_secs(10));
         tracing::info!("pipeline stopped");
         Ok(())
-    }
-
-    fn flush_part(&mut self, key: &(Arc<str>, i32)) {
-        let Some(part) = self.parts.get_mut(key) else { return };
-        part.engine.flush(&mut self.outputs);
-        let suppressed = part.catching_up();
-        let outputs = std::mem::take(&mut self.outputs);
-        self.enqueue_outputs(outputs, suppressed);
     }
 
     /// One batch: poll, score, publish, wait for acknowledgements, commit.
@@ -294,17 +344,23 @@ impl Pipeline {
         let mut consumed = [0u64; EventType::ALL.len()];
         let mut rejected: HashMap<&'static str, u64> = HashMap::new();
         let mut n = 0;
-        let mut timeout = self.settings.pipeline.poll_timeout;
-        while n < self.settings.pipeline.max_batch {
+        let mut timeout = self.core.settings.pipeline.poll_timeout;
+        while n < self.core.settings.pipeline.max_batch {
             let polled = self.consumer.poll(timeout);
-            self.apply_ownership_changes();
+            // Rebalance callbacks run inside `poll`: apply them before
+            // handling what it returned.
+            self.core
+                .apply_ownership_changes(self.consumer.context().take_ownership_changes());
             let Some(result) = polled else { break };
             timeout = Duration::ZERO;
             match result {
                 Ok(msg) => {
                     n += 1;
-                    self.health.broker_reachable.store(true, Ordering::Relaxed);
-                    self.handle(&msg, &mut consumed, &mut rejected);
+                    self.core
+                        .health
+                        .broker_reachable
+                        .store(true, Ordering::Relaxed);
+                    self.core.handle(&msg, &mut consumed, &mut rejected);
                 }
                 Err(KafkaError::PartitionEOF(_)) => {}
                 Err(e) => {
@@ -314,15 +370,48 @@ impl Pipeline {
                 }
             }
         }
-        self.advance_idle();
-        self.deliver(started)?;
+        self.core.advance_idle();
+        self.core.deliver(started)?;
         self.commit(CommitMode::Async);
-        self.report(n, &consumed, &rejected, started);
+        self.core.report(n, &consumed, &rejected, started);
         Ok(())
     }
 
-    fn apply_ownership_changes(&mut self) {
-        for change in self.consumer.context().take_ownership_changes() {
+    /// Commits, per partition, up to the first message whose event is still
+    /// in the reorder buffer (all outputs so far are acknowledged).
+    fn commit(&mut self, mode: CommitMode) {
+        let tpl = self.core.commit_positions();
+        if tpl.count() == 0 {
+            return;
+        }
+        match self.consumer.commit(&tpl, mode) {
+            Ok(()) => metrics::counter!(m::COMMITS, "result" => "ok").increment(1),
+            Err(e) => {
+                metrics::counter!(m::COMMITS, "result" => "error").increment(1);
+                tracing::warn!(error = %e, "offset commit failed; will retry with the next batch");
+                for ((topic, partition), part) in &mut self.core.parts {
+                    if tpl.find_partition(topic, *partition).is_some() {
+                        part.committed = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Core {
+    fn flush_part(&mut self, key: &(Arc<str>, i32)) {
+        let Some(part) = self.parts.get_mut(key) else {
+            return;
+        };
+        part.engine.flush(&mut self.outputs);
+        let suppressed = part.catching_up();
+        let outputs = std::mem::take(&mut self.outputs);
+        self.enqueue_outputs(outputs, suppressed);
+    }
+
+    fn apply_ownership_changes(&mut self, changes: Vec<Ownership>) {
+        for change in changes {
             match change {
                 Ownership::Revoked => {
                     // Eager protocol: everything goes. Work not yet committed
@@ -331,12 +420,20 @@ impl Pipeline {
                 }
                 Ownership::Assigned(list) => {
                     for a in list {
-                        let Some(encoding) =
-                            self.settings.topics.inputs.iter().find(|t| t.name == a.topic).map(|t| t.encoding)
+                        let Some(encoding) = self
+                            .settings
+                            .topics
+                            .inputs
+                            .iter()
+                            .find(|t| t.name == a.topic)
+                            .map(|t| t.encoding)
                         else {
                             continue;
                         };
-                        let topic = self.topic_names.entry(a.topic.clone()).or_insert_with(|| a.topic.as_str().into());
+                        let topic = self
+                            .topic_names
+                            .entry(a.topic.clone())
+                            .or_insert_with(|| a.topic.as_str().into());
                         let engine = match Engine::new(self.settings.engine.clone()) {
                             Ok(e) => e,
                             Err(e) => {
@@ -370,9 +467,13 @@ impl Pipeline {
     }
 
     fn update_health(&self) {
-        self.health.assigned.store(self.parts.len(), Ordering::Relaxed);
+        self.health
+            .assigned
+            .store(self.parts.len(), Ordering::Relaxed);
         let catching_up = self.parts.values().filter(|p| p.catching_up()).count();
-        self.health.catching_up.store(catching_up, Ordering::Relaxed);
+        self.health
+            .catching_up
+            .store(catching_up, Ordering::Relaxed);
         metrics::gauge!(m::PARTITIONS_ASSIGNED).set(self.parts.len() as f64);
         metrics::gauge!(m::PARTITIONS_CATCHING_UP).set(catching_up as f64);
     }
@@ -383,9 +484,13 @@ impl Pipeline {
         consumed: &mut [u64; EventType::ALL.len()],
         rejected: &mut HashMap<&'static str, u64>,
     ) {
-        let Some(topic) = self.topic_names.get(msg.topic()).cloned() else { return };
+        let Some(topic) = self.topic_names.get(msg.topic()).cloned() else {
+            return;
+        };
         let key = (topic, msg.partition());
-        let Some(part) = self.parts.get_mut(&key) else { return };
+        let Some(part) = self.parts.get_mut(&key) else {
+            return;
+        };
         let offset = msg.offset();
         part.last_message = Instant::now();
         let payload = msg.payload().unwrap_or_default();
@@ -397,7 +502,9 @@ impl Pipeline {
         let result = decoded.and_then(|event| {
             let ts = event.ts;
             let ty = event.payload.event_type();
-            part.engine.ingest(event, &mut self.outputs).map(|()| (ts, ty))
+            part.engine
+                .ingest(event, &mut self.outputs)
+                .map(|()| (ts, ty))
         });
         match result {
             Ok((ts, ty)) => {
@@ -452,9 +559,16 @@ impl Pipeline {
                     headers: vec![
                         ("vigil.alert_id", a.alert_id.clone().into_bytes()),
                         ("vigil.kind", a.kind.as_str().as_bytes().to_vec()),
-                        ("content-type", content_type(alerts.encoding).as_bytes().to_vec()),
+                        (
+                            "content-type",
+                            content_type(alerts.encoding).as_bytes().to_vec(),
+                        ),
                     ],
-                    kind: Kind::Alert { kind: a.kind.as_str(), band: a.band, event_ts: a.ts },
+                    kind: Kind::Alert {
+                        kind: a.kind.as_str(),
+                        band: a.band,
+                        event_ts: a.ts,
+                    },
                 },
                 Output::Score(s) => {
                     if !self.settings.pipeline.publish_scores {
@@ -464,8 +578,14 @@ impl Pipeline {
                         topic: self.scores_topic.clone(),
                         key: Some(s.player_id.clone().into_bytes()),
                         payload: vigil_codec::output::encode_score(&s, scores.encoding),
-                        headers: vec![("content-type", content_type(scores.encoding).as_bytes().to_vec())],
-                        kind: Kind::Score { band: s.band, event_ts: s.ts },
+                        headers: vec![(
+                            "content-type",
+                            content_type(scores.encoding).as_bytes().to_vec(),
+                        )],
+                        kind: Kind::Score {
+                            band: s.band,
+                            event_ts: s.ts,
+                        },
                     }
                 }
             };
@@ -498,7 +618,8 @@ impl Pipeline {
                 match block_on(f) {
                     Ok(Ok(_)) => acknowledge(&record, received, now_ms),
                     Ok(Err((e, _))) => {
-                        metrics::counter!(m::PRODUCER_ERRORS, "topic" => record.topic.to_string()).increment(1);
+                        metrics::counter!(m::PRODUCER_ERRORS, "topic" => record.topic.to_string())
+                            .increment(1);
                         last_error = e.to_string();
                         failed.push(record);
                     }
@@ -512,7 +633,10 @@ impl Pipeline {
                 break;
             }
             if attempt >= ATTEMPTS {
-                return Err(PipelineError::Delivery { attempts: attempt, last: last_error });
+                return Err(PipelineError::Delivery {
+                    attempts: attempt,
+                    last: last_error,
+                });
             }
             tracing::warn!(failed = failed.len(), attempt, error = %last_error, "output delivery failed; retrying");
             std::thread::sleep(Duration::from_millis(200 << attempt));
@@ -526,12 +650,16 @@ impl Pipeline {
         loop {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
             for (k, v) in &r.headers {
-                headers = headers.insert(Header { key: k, value: Some(v) });
+                headers = headers.insert(Header {
+                    key: k,
+                    value: Some(v),
+                });
             }
-            let mut record: FutureRecord<'_, [u8], [u8]> =
-                FutureRecord::to(&r.topic).payload(&r.payload).headers(headers);
+            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic)
+                .payload(&r.payload[..])
+                .headers(headers);
             if let Some(k) = &r.key {
-                record = record.key(k);
+                record = record.key(&k[..]);
             }
             match self.producer.send_result(record) {
                 Ok(f) => return Ok(f),
@@ -543,44 +671,40 @@ impl Pipeline {
         }
     }
 
-    /// Commits, per partition, up to the first message whose event is still
-    /// in the reorder buffer (all outputs so far are acknowledged).
-    fn commit(&mut self, mode: CommitMode) {
+    /// Offsets to commit: per partition, up to the first message whose
+    /// event is still in the reorder buffer.
+    fn commit_positions(&mut self) -> TopicPartitionList {
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), part) in &mut self.parts {
             let clock = part.engine.clock();
-            while part.inflight.front().is_some_and(|&(_, ts)| ts <= clock) {
-                let (offset, _) = part.inflight.pop_front().unwrap_or_default();
+            while let Some(&(offset, ts)) = part.inflight.front() {
+                if ts > clock {
+                    break;
+                }
+                part.inflight.pop_front();
                 part.commit_at = Some(offset + 1);
             }
             if let Some(at) = part.commit_at
                 && part.committed.is_none_or(|c| at > c)
                 && !part.catching_up()
+                && tpl
+                    .add_partition_offset(topic, *partition, Offset::Offset(at))
+                    .is_ok()
             {
-                if tpl.add_partition_offset(topic, *partition, Offset::Offset(at)).is_ok() {
-                    part.committed = Some(at);
-                }
+                part.committed = Some(at);
             }
         }
         self.update_health();
-        if tpl.count() == 0 {
-            return;
-        }
-        match self.consumer.commit(&tpl, mode) {
-            Ok(()) => metrics::counter!(m::COMMITS, "result" => "ok").increment(1),
-            Err(e) => {
-                metrics::counter!(m::COMMITS, "result" => "error").increment(1);
-                tracing::warn!(error = %e, "offset commit failed; will retry with the next batch");
-                for ((topic, partition), part) in &mut self.parts {
-                    if tpl.find_partition(topic, *partition).is_some() {
-                        part.committed = None;
-                    }
-                }
-            }
-        }
+        tpl
     }
 
-    fn report(&mut self, n: usize, consumed: &[u64], rejected: &HashMap<&'static str, u64>, started: Instant) {
+    fn report(
+        &mut self,
+        n: usize,
+        consumed: &[u64],
+        rejected: &HashMap<&'static str, u64>,
+        started: Instant,
+    ) {
         for (ty, &c) in EventType::ALL.iter().zip(consumed) {
             if c > 0 {
                 metrics::counter!(m::EVENTS_CONSUMED, "type" => ty.as_str()).increment(c);
@@ -630,15 +754,24 @@ fn acknowledge(record: &OutRecord, received: Instant, now_ms: i64) {
     let receive_to_publish = received.elapsed().as_secs_f64();
     let event_to_publish = |ts: Timestamp| (now_ms - ts.as_millis()).max(0) as f64 / 1000.0;
     match record.kind {
-        Kind::Alert { kind, band, event_ts } => {
-            metrics::counter!(m::ALERTS_PUBLISHED, "kind" => kind, "band" => band.as_str()).increment(1);
-            metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "alert").record(event_to_publish(event_ts));
-            metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "alert").record(receive_to_publish);
+        Kind::Alert {
+            kind,
+            band,
+            event_ts,
+        } => {
+            metrics::counter!(m::ALERTS_PUBLISHED, "kind" => kind, "band" => band.as_str())
+                .increment(1);
+            metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "alert")
+                .record(event_to_publish(event_ts));
+            metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "alert")
+                .record(receive_to_publish);
         }
         Kind::Score { band, event_ts } => {
             metrics::counter!(m::SCORES_PUBLISHED, "band" => band.as_str()).increment(1);
-            metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "score").record(event_to_publish(event_ts));
-            metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "score").record(receive_to_publish);
+            metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "score")
+                .record(event_to_publish(event_ts));
+            metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "score")
+                .record(receive_to_publish);
         }
         Kind::DeadLetter { reason } => {
             metrics::counter!(m::DEAD_LETTERED, "reason" => reason).increment(1);
@@ -657,13 +790,23 @@ pub mod dlq_headers {
 
 /// The original message, untouched, with why it was refused and where it
 /// came from in headers.
-fn dead_letter(topic: &Arc<str>, msg: &rdkafka::message::BorrowedMessage<'_>, reason: &Reject) -> OutRecord {
+fn dead_letter(
+    topic: &Arc<str>,
+    msg: &rdkafka::message::BorrowedMessage<'_>,
+    reason: &Reject,
+) -> OutRecord {
     let mut headers = vec![
         (dlq_headers::REASON, reason.code().as_bytes().to_vec()),
         (dlq_headers::DETAIL, reason.to_string().into_bytes()),
         (dlq_headers::SOURCE_TOPIC, msg.topic().as_bytes().to_vec()),
-        (dlq_headers::SOURCE_PARTITION, msg.partition().to_string().into_bytes()),
-        (dlq_headers::SOURCE_OFFSET, msg.offset().to_string().into_bytes()),
+        (
+            dlq_headers::SOURCE_PARTITION,
+            msg.partition().to_string().into_bytes(),
+        ),
+        (
+            dlq_headers::SOURCE_OFFSET,
+            msg.offset().to_string().into_bytes(),
+        ),
     ];
     // Keep the producer's own headers too, so nothing about the event is lost.
     if let Some(h) = msg.headers() {
@@ -681,7 +824,9 @@ fn dead_letter(topic: &Arc<str>, msg: &rdkafka::message::BorrowedMessage<'_>, re
         key: msg.key().map(<[u8]>::to_vec),
         payload: msg.payload().unwrap_or_default().to_vec(),
         headers,
-        kind: Kind::DeadLetter { reason: reason.code() },
+        kind: Kind::DeadLetter {
+            reason: reason.code(),
+        },
     }
 }
 

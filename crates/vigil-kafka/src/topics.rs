@@ -53,7 +53,8 @@ pub fn wait_and_prepare(
                             .filter(|n| *n > 0)
                     })
                     .collect();
-                if let Some(missing) = topics.inputs.iter().zip(&counts).find(|(_, c)| c.is_none()) {
+                if let Some(missing) = topics.inputs.iter().zip(&counts).find(|(_, c)| c.is_none())
+                {
                     tracing::warn!(topic = %missing.0.name, "waiting for input topic to exist");
                 } else {
                     break counts[0].unwrap_or(1);
@@ -72,21 +73,32 @@ pub fn wait_and_prepare(
     if !topics.create_missing {
         return Ok(true);
     }
-    let rf = TopicReplication::Fixed(topics.replication_factor);
+    let rf = || TopicReplication::Fixed(topics.replication_factor);
     let p = partitions as i32;
     let new = [
-        NewTopic::new(&topics.alerts.name, p, rf),
-        NewTopic::new(&topics.scores.name, p, rf).set("cleanup.policy", "compact"),
-        NewTopic::new(&topics.offers.name, p, rf),
-        NewTopic::new(&topics.dead_letter, p, rf),
+        NewTopic::new(&topics.alerts.name, p, rf()),
+        NewTopic::new(&topics.scores.name, p, rf()).set("cleanup.policy", "compact"),
+        NewTopic::new(&topics.offers.name, p, rf()),
+        NewTopic::new(&topics.dead_letter, p, rf()),
     ];
-    let results = block_on(admin.create_topics(&new, &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)))))
-        .map_err(|e| TopicsError::Create { topic: "(all)".into(), error: e.to_string() })?;
+    let results = block_on(admin.create_topics(
+        &new,
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+    ))
+    .map_err(|e| TopicsError::Create {
+        topic: "(all)".into(),
+        error: e.to_string(),
+    })?;
     for r in results {
         match r {
             Ok(topic) => tracing::info!(%topic, partitions, "created topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(TopicsError::Create { topic, error: code.to_string() }),
+            Err((topic, code)) => {
+                return Err(TopicsError::Create {
+                    topic,
+                    error: code.to_string(),
+                });
+            }
         }
     }
     Ok(true)

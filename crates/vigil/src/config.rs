@@ -45,7 +45,9 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 9464)) }
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
     }
 }
 
@@ -62,7 +64,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: LogFormat::Text, filter: "info".to_owned() }
+        LogConfig {
+            format: LogFormat::Text,
+            filter: "info".to_owned(),
+        }
     }
 }
 
@@ -78,11 +83,18 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigLoadError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("invalid setting `{key}`{origin}: {problem}")]
-    Invalid { key: String, origin: String, problem: String },
+    Invalid {
+        key: String,
+        origin: String,
+        problem: String,
+    },
 }
 
 /// The environment prefix of overrides.
@@ -97,10 +109,15 @@ impl Config {
     ) -> Result<Config, ConfigLoadError> {
         let (mut table, source) = match path {
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|source| ConfigLoadError::Read { path: p.into(), source })?;
-                let table: toml::Table = toml::from_str(&text)
-                    .map_err(|e| ConfigLoadError::Syntax { path: p.into(), message: e.message().to_owned() })?;
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigLoadError::Read {
+                    path: p.into(),
+                    source,
+                })?;
+                let table: toml::Table =
+                    toml::from_str(&text).map_err(|e| ConfigLoadError::Syntax {
+                        path: p.into(),
+                        message: e.message().to_owned(),
+                    })?;
                 (table, format!(" in {}", p.display()))
             }
             None => (toml::Table::new(), String::new()),
@@ -108,28 +125,40 @@ impl Config {
         let sections = Self::sections();
         let mut from_env = Vec::new();
         for (name, raw) in env {
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             let mut path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
             if !sections.contains(&path[0]) {
                 continue;
             }
             // librdkafka property names have dots, which environment
             // variable names cannot: `_` stands for `.` inside those maps.
-            if path.len() == 3 && path[0] == "kafka" && path[1].ends_with("properties") {
+            let value = if path.len() == 3 && path[0] == "kafka" && path[1].ends_with("properties")
+            {
                 path[2] = path[2].replace('_', ".");
-            }
-            set_path(&mut table, &path, parse_env_value(&raw));
+                toml::Value::String(raw)
+            } else {
+                parse_env_value(&raw)
+            };
+            set_path(&mut table, &path, value);
             from_env.push((path.join("."), name));
         }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            let origin = from_env
-                .iter()
-                .find(|(k, _)| key.starts_with(k.as_str()) || k.starts_with(&key))
-                .map(|(_, var)| format!(" (from environment variable {var})"))
-                .unwrap_or_else(|| source.clone());
-            ConfigLoadError::Invalid { key, origin, problem: e.into_inner().message().to_owned() }
-        })?;
+        stringify_properties(&mut table);
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let origin = from_env
+                    .iter()
+                    .find(|(k, _)| key.starts_with(k.as_str()) || k.starts_with(&key))
+                    .map(|(_, var)| format!(" (from environment variable {var})"))
+                    .unwrap_or_else(|| source.clone());
+                ConfigLoadError::Invalid {
+                    key,
+                    origin,
+                    problem: e.into_inner().message().to_owned(),
+                }
+            })?;
         let wrap = |e: vigil_kafka::config::KafkaConfigError| ConfigLoadError::Invalid {
             origin: from_env
                 .iter()
@@ -149,7 +178,11 @@ impl Config {
                 .find(|(k, _)| *k == key)
                 .map(|(_, var)| format!(" (from environment variable {var})"))
                 .unwrap_or_else(|| source.clone());
-            ConfigLoadError::Invalid { key, origin, problem: e.problem }
+            ConfigLoadError::Invalid {
+                key,
+                origin,
+                problem: e.problem,
+            }
         })?;
         Ok(config)
     }
@@ -159,6 +192,29 @@ impl Config {
         match toml::Value::try_from(Config::default()) {
             Ok(toml::Value::Table(t)) => t.keys().cloned().collect(),
             _ => Vec::new(),
+        }
+    }
+}
+
+/// librdkafka takes every property as a string; let the file say
+/// `"linger.ms" = 5` or `"enable.idempotence" = true` all the same.
+fn stringify_properties(table: &mut toml::Table) {
+    let Some(toml::Value::Table(kafka)) = table.get_mut("kafka") else {
+        return;
+    };
+    for (name, section) in kafka.iter_mut() {
+        if !name.ends_with("properties") {
+            continue;
+        }
+        if let toml::Value::Table(props) = section {
+            for (_, v) in props.iter_mut() {
+                match v {
+                    toml::Value::Integer(i) => *v = toml::Value::String(i.to_string()),
+                    toml::Value::Float(f) => *v = toml::Value::String(f.to_string()),
+                    toml::Value::Boolean(b) => *v = toml::Value::String(b.to_string()),
+                    _ => {}
+                }
+            }
         }
     }
 }
@@ -174,7 +230,9 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
     let (last, parents) = path.split_last().expect("split of a str is never empty");
     let mut t = table;
     for p in parents {
-        let entry = t.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = t
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
@@ -200,8 +258,12 @@ mod tests {
             pub fn new(text: &str) -> Self {
                 static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
                 let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let p = std::env::temp_dir().join(format!("vigil-config-test-{}-{n}.toml", std::process::id()));
-                std::fs::File::create(&p).unwrap().write_all(text.as_bytes()).unwrap();
+                let p = std::env::temp_dir()
+                    .join(format!("vigil-config-test-{}-{n}.toml", std::process::id()));
+                std::fs::File::create(&p)
+                    .unwrap()
+                    .write_all(text.as_bytes())
+                    .unwrap();
                 TempFile(p)
             }
         }
@@ -213,7 +275,10 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -243,32 +308,65 @@ mod tests {
 
     #[test]
     fn kafka_properties_from_the_environment_use_dots() {
-        let c = Config::load(None, env(&[("VIGIL_KAFKA__PROPERTIES__SECURITY_PROTOCOL", "SASL_SSL")])).unwrap();
-        assert_eq!(c.kafka.properties.get("security.protocol").map(String::as_str), Some("SASL_SSL"));
-        let e = Config::load(None, env(&[("VIGIL_KAFKA__PROPERTIES__ENABLE_AUTO_COMMIT", "true")]))
+        let c = Config::load(
+            None,
+            env(&[("VIGIL_KAFKA__PROPERTIES__SECURITY_PROTOCOL", "SASL_SSL")]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.kafka
+                .properties
+                .get("security.protocol")
+                .map(String::as_str),
+            Some("SASL_SSL")
+        );
+        let e = Config::load(
+            None,
+            env(&[("VIGIL_KAFKA__PROPERTIES__ENABLE_AUTO_COMMIT", "true")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`kafka.properties.enable.auto.commit`") && e.contains("managed by vigil"),
+            "{e}"
+        );
+        let f = file("[[topics.inputs]]\nname = \"events\"\nencoding = \"avro\"\n");
+        let e = Config::load(Some(&f.0), Vec::new())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`kafka.properties.enable.auto.commit`") && e.contains("managed by vigil"), "{e}");
-        let f = file("[[topics.inputs]]\nname = \"events\"\nencoding = \"avro\"\n");
-        let e = Config::load(Some(&f.0), Vec::new()).unwrap_err().to_string();
         assert!(e.contains("topics.inputs[0].encoding"), "{e}");
     }
 
     #[test]
     fn errors_name_the_key_and_where_it_came_from() {
         let f = file("[engine.bands]\ngreen_min = \"high\"\n");
-        let e = Config::load(Some(&f.0), Vec::new()).unwrap_err().to_string();
-        assert!(e.contains("`engine.bands.green_min`") && e.contains(".toml"), "{e}");
+        let e = Config::load(Some(&f.0), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`engine.bands.green_min`") && e.contains(".toml"),
+            "{e}"
+        );
 
         let f = file("[engine.bandz]\ngreen_min = 1\n");
-        let e = Config::load(Some(&f.0), Vec::new()).unwrap_err().to_string();
+        let e = Config::load(Some(&f.0), Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `bandz`"), "{e}");
 
-        let e = Config::load(None, env(&[("VIGIL_ENGINE__BANDS__YELLOW_MIN", "90")])).unwrap_err().to_string();
-        assert!(e.contains("`engine.bands.yellow_min`") && e.contains("VIGIL_ENGINE__BANDS__YELLOW_MIN"), "{e}");
+        let e = Config::load(None, env(&[("VIGIL_ENGINE__BANDS__YELLOW_MIN", "90")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`engine.bands.yellow_min`")
+                && e.contains("VIGIL_ENGINE__BANDS__YELLOW_MIN"),
+            "{e}"
+        );
 
         let f = file("not toml at all [");
-        let e = Config::load(Some(&f.0), Vec::new()).unwrap_err().to_string();
+        let e = Config::load(Some(&f.0), Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not valid TOML"), "{e}");
     }
 }

@@ -58,8 +58,16 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<()> {
     let bootstrap = cluster.bootstrap_servers();
     let input = cfg.topics.inputs[0].name.clone();
     // The mock cluster has no CreateTopics API: topics are made here.
-    for topic in [&input, &cfg.topics.alerts.name, &cfg.topics.scores.name, &cfg.topics.offers.name, &cfg.topics.dead_letter] {
-        cluster.create_topic(topic, PARTITIONS, 1).with_context(|| format!("cannot create topic {topic}"))?;
+    for topic in [
+        &input,
+        &cfg.topics.alerts.name,
+        &cfg.topics.scores.name,
+        &cfg.topics.offers.name,
+        &cfg.topics.dead_letter,
+    ] {
+        cluster
+            .create_topic(topic, PARTITIONS, 1)
+            .with_context(|| format!("cannot create topic {topic}"))?;
     }
     cfg.kafka.bootstrap_servers = bootstrap.clone();
     cfg.topics.create_missing = false;
@@ -68,7 +76,10 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<()> {
     cfg.pipeline.idle_advance = Duration::ZERO;
 
     let service = Service::start(cfg.clone(), metrics, shutdown.clone()).await?;
-    eprintln!("vigil demo: mock Kafka at {bootstrap}, metrics at http://{}/metrics", service.http_addr);
+    eprintln!(
+        "vigil demo: mock Kafka at {bootstrap}, metrics at http://{}/metrics",
+        service.http_addr
+    );
     eprintln!(
         "vigil demo: {} players over {} days at {} events/s; Ctrl-C to stop\n",
         args.players, args.days, args.rate
@@ -76,13 +87,22 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<()> {
 
     let feeder = {
         let (bootstrap, topic, stop) = (bootstrap.clone(), input.clone(), shutdown.clone());
-        let sim = SimConfig { seed: args.seed, players: args.players, days: args.days, ..SimConfig::default() };
+        let sim = SimConfig {
+            seed: args.seed,
+            players: args.players,
+            days: args.days,
+            ..SimConfig::default()
+        };
         let rate = args.rate;
         tokio::task::spawn_blocking(move || feed(&bootstrap, &topic, sim, rate, &stop))
     };
     let watcher = {
-        let (bootstrap, topic, stop, health) =
-            (bootstrap.clone(), cfg.topics.alerts.name.clone(), shutdown.clone(), service.health.clone());
+        let (bootstrap, topic, stop, health) = (
+            bootstrap.clone(),
+            cfg.topics.alerts.name.clone(),
+            shutdown.clone(),
+            service.health.clone(),
+        );
         tokio::task::spawn_blocking(move || watch(&bootstrap, &topic, &health, &stop))
     };
     if let Some(d) = args.duration {
@@ -102,9 +122,17 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<()> {
 }
 
 /// Produces the population's events, paced to `rate` per second.
-fn feed(bootstrap: &str, topic: &str, sim: SimConfig, rate: u32, stop: &CancellationToken) -> anyhow::Result<u64> {
-    let producer: ThreadedProducer<DefaultProducerContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "5").create()?;
+fn feed(
+    bootstrap: &str,
+    topic: &str,
+    sim: SimConfig,
+    rate: u32,
+    stop: &CancellationToken,
+) -> anyhow::Result<u64> {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .create()?;
     let started = Instant::now();
     let mut n = 0u64;
     for event in Population::new(sim).events() {
@@ -112,7 +140,9 @@ fn feed(bootstrap: &str, topic: &str, sim: SimConfig, rate: u32, stop: &Cancella
             break;
         }
         let payload = vigil_codec::json::encode_event(&event);
-        let mut record = BaseRecord::to(topic).key(event.player_id.as_bytes()).payload(payload.as_bytes());
+        let mut record = BaseRecord::to(topic)
+            .key(event.player_id.as_bytes())
+            .payload(payload.as_bytes());
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -135,7 +165,12 @@ fn feed(bootstrap: &str, topic: &str, sim: SimConfig, rate: u32, stop: &Cancella
 
 /// Prints alerts as they land on the alerts topic, and a status line every
 /// two seconds. Player ids are not shown: alerts are identified by their id.
-fn watch(bootstrap: &str, topic: &str, health: &vigil_kafka::Health, stop: &CancellationToken) -> u64 {
+fn watch(
+    bootstrap: &str,
+    topic: &str,
+    health: &vigil_kafka::Health,
+    stop: &CancellationToken,
+) -> u64 {
     let Ok(consumer) = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "vigil-demo-viewer")
@@ -151,7 +186,9 @@ fn watch(bootstrap: &str, topic: &str, health: &vigil_kafka::Health, stop: &Canc
     let (mut seen, mut last_events, mut tick) = (0u64, 0u64, Instant::now());
     while !stop.is_cancelled() {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200))
-            && let Some(a) = m.payload().and_then(|p| vigil_codec::output::decode_alert_json(p).ok())
+            && let Some(a) = m
+                .payload()
+                .and_then(|p| vigil_codec::output::decode_alert_json(p).ok())
         {
             seen += 1;
             let why: Vec<String> = a

@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod generate;
 mod replay;
 mod run;
 
@@ -41,6 +42,8 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Write a synthetic population's events (and ground-truth labels).
+    Gen(generate::GenArgs),
     /// Validate a configuration file (and VIGIL_* overrides) without starting.
     CheckConfig {
         /// The configuration file; built-in defaults when omitted.
@@ -55,7 +58,9 @@ enum Command {
 fn init_logging(cfg: &config::LogConfig) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cfg.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -63,7 +68,10 @@ fn init_logging(cfg: &config::LogConfig) {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -82,9 +90,13 @@ fn main() -> ExitCode {
             runtime()?.block_on(run::run(cfg))
         }),
         Command::Demo { args, config } => load_config(config.as_deref()).and_then(|cfg| {
-            init_logging(&config::LogConfig { filter: "warn".to_owned(), ..cfg.log.clone() });
+            init_logging(&config::LogConfig {
+                filter: "warn".to_owned(),
+                ..cfg.log.clone()
+            });
             runtime()?.block_on(demo::run(args, cfg))
         }),
+        Command::Gen(args) => generate::run(&args),
         Command::CheckConfig { config, print } => load_config(config.as_deref()).and_then(|cfg| {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -61,10 +61,19 @@ struct Replay<W: Write> {
 impl<W: Write> Replay<W> {
     fn reject(&mut self, source: &str, record: &str, reason: &Reject) -> io::Result<()> {
         *self.tally.rejected.entry(reason.code()).or_default() += 1;
-        writeln!(self.stderr.lock(), "vigil: {source}:{record}: rejected ({}): {reason}", reason.code())
+        writeln!(
+            self.stderr.lock(),
+            "vigil: {source}:{record}: rejected ({}): {reason}",
+            reason.code()
+        )
     }
 
-    fn event(&mut self, source: &str, record: &str, decoded: Result<PlayerEvent, Reject>) -> anyhow::Result<()> {
+    fn event(
+        &mut self,
+        source: &str,
+        record: &str,
+        decoded: Result<PlayerEvent, Reject>,
+    ) -> anyhow::Result<()> {
         self.tally.read += 1;
         match decoded.and_then(|e| self.engine.ingest(e, &mut self.outputs)) {
             Ok(()) => self.drain(),
@@ -76,7 +85,8 @@ impl<W: Write> Replay<W> {
         for o in self.outputs.drain(..) {
             if let Output::Alert(a) = o {
                 *self.tally.alerts.entry(a.kind.as_str()).or_default() += 1;
-                self.alerts_out.write_all(vigil_codec::output::alert_to_json(&a).as_bytes())?;
+                self.alerts_out
+                    .write_all(vigil_codec::output::alert_to_json(&a).as_bytes())?;
                 self.alerts_out.write_all(b"\n")?;
             }
         }
@@ -88,7 +98,11 @@ impl<W: Write> Replay<W> {
         let mut n = 0u64;
         loop {
             line.clear();
-            if input.read_until(b'\n', &mut line).with_context(|| format!("reading {name}"))? == 0 {
+            if input
+                .read_until(b'\n', &mut line)
+                .with_context(|| format!("reading {name}"))?
+                == 0
+            {
                 return Ok(());
             }
             n += 1;
@@ -115,13 +129,20 @@ fn open(path: &Path) -> anyhow::Result<(String, Box<dyn BufRead>)> {
         return Ok(("<stdin>".to_owned(), Box::new(BufReader::new(io::stdin()))));
     }
     let file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
-    Ok((path.display().to_string(), Box::new(BufReader::with_capacity(1 << 16, file))))
+    Ok((
+        path.display().to_string(),
+        Box::new(BufReader::with_capacity(1 << 16, file)),
+    ))
 }
 
 fn parse_time(s: &str) -> anyhow::Result<Timestamp> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .with_context(|| format!("--advance-to {s:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z"))?;
-    Ok(Timestamp::from_millis((t.unix_timestamp_nanos() / 1_000_000) as i64))
+        .with_context(|| {
+            format!("--advance-to {s:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z")
+        })?;
+    Ok(Timestamp::from_millis(
+        (t.unix_timestamp_nanos() / 1_000_000) as i64,
+    ))
 }
 
 /// Runs `vigil replay`.
@@ -136,7 +157,11 @@ pub fn run(args: &ReplayArgs, config: Config) -> anyhow::Result<()> {
         tally: Tally::default(),
         stderr: io::stderr(),
     };
-    let inputs = if args.inputs.is_empty() { vec![PathBuf::from("-")] } else { args.inputs.clone() };
+    let inputs = if args.inputs.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.inputs.clone()
+    };
     let _span = tracing::info_span!("replay", inputs = inputs.len()).entered();
     for path in &inputs {
         let (name, reader) = open(path)?;
@@ -160,14 +185,16 @@ pub fn run(args: &ReplayArgs, config: Config) -> anyhow::Result<()> {
 }
 
 fn write_scores(engine: &Engine, path: &Path) -> anyhow::Result<()> {
-    let file = File::create(path).with_context(|| format!("cannot create scores file {}", path.display()))?;
+    let file = File::create(path)
+        .with_context(|| format!("cannot create scores file {}", path.display()))?;
     let mut w = BufWriter::new(file);
     for p in engine.players() {
         let record = p.score_record(engine.clock());
         w.write_all(vigil_codec::output::score_to_json(&record).as_bytes())?;
         w.write_all(b"\n")?;
     }
-    w.flush().with_context(|| format!("writing {}", path.display()))
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn summary(engine: &Engine, tally: &Tally, w: &mut impl Write) -> io::Result<()> {
@@ -176,7 +203,11 @@ fn summary(engine: &Engine, tally: &Tally, w: &mut impl Write) -> io::Result<()>
     writeln!(w, "events read:    {}", tally.read)?;
     writeln!(w, "  scored:       {}", s.applied)?;
     writeln!(w, "  duplicates:   {}", s.duplicates)?;
-    writeln!(w, "  late:         {} (beyond the allowed lateness; scored on arrival)", s.late)?;
+    writeln!(
+        w,
+        "  late:         {} (beyond the allowed lateness; scored on arrival)",
+        s.late
+    )?;
     writeln!(w, "  rejected:     {rejected}")?;
     for (code, n) in &tally.rejected {
         writeln!(w, "    {code:<22} {n}")?;
@@ -184,7 +215,12 @@ fn summary(engine: &Engine, tally: &Tally, w: &mut impl Write) -> io::Result<()>
     writeln!(w, "players:        {}", engine.player_count())?;
     writeln!(w, "alerts:         {}", tally.alerts.values().sum::<u64>())?;
     for kind in AlertKind::ALL {
-        writeln!(w, "  {:<12} {}", kind.as_str(), tally.alerts.get(kind.as_str()).copied().unwrap_or(0))?;
+        writeln!(
+            w,
+            "  {:<12} {}",
+            kind.as_str(),
+            tally.alerts.get(kind.as_str()).copied().unwrap_or(0)
+        )?;
     }
     Ok(())
 }

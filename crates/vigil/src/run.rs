@@ -25,13 +25,14 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 /// Cancels `token` on the first SIGINT or SIGTERM; a second one exits at once.
 pub fn on_signals(token: CancellationToken) {
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
         for round in 0..2 {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
@@ -67,11 +68,19 @@ impl Service {
         let health = Arc::new(Health::default());
         let h = health.clone();
         let readiness: vigil_http::Readiness = Arc::new(move || h.readiness());
-        let (http_addr, serve) = vigil_http::bind(cfg.http.listen, metrics, readiness, shutdown.clone())
-            .await
-            .with_context(|| format!("cannot listen on {} (setting http.listen)", cfg.http.listen))?;
+        let (http_addr, serve) =
+            vigil_http::bind(cfg.http.listen, metrics, readiness, shutdown.clone())
+                .await
+                .with_context(|| {
+                    format!("cannot listen on {} (setting http.listen)", cfg.http.listen)
+                })?;
         let http = tokio::spawn(serve);
-        let settings = PipelineSettings { kafka: cfg.kafka, topics: cfg.topics, pipeline: cfg.pipeline, engine: cfg.engine };
+        let settings = PipelineSettings {
+            kafka: cfg.kafka,
+            topics: cfg.topics,
+            pipeline: cfg.pipeline,
+            engine: cfg.engine,
+        };
         let (token, h) = (shutdown.clone(), health.clone());
         // The pipeline is synchronous, CPU-bound work around a blocking
         // consumer: it gets a thread of its own.
@@ -82,7 +91,13 @@ impl Service {
                 None => Ok(()),
             }
         });
-        Ok(Service { http_addr, health, pipeline, http, shutdown })
+        Ok(Service {
+            http_addr,
+            health,
+            pipeline,
+            http,
+            shutdown,
+        })
     }
 
     /// Waits for the pipeline to end (after shutdown, or on a fatal error),

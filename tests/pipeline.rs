@@ -116,6 +116,7 @@ async fn protobuf_in_protobuf_out() {
     produce(&setup.input, &records).await;
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
+    vigil.wait_consumed(records.len(), READ).await;
     let (status, log) = vigil.terminate();
     assert!(status.success(), "{log}");
     let want = alert_ids(&expected);
@@ -144,6 +145,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_pipeline_goes_on() 
     produce(&setup.input, &records).await;
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
+    vigil.wait_consumed(records.len(), READ).await;
     let dead = read_until(&setup.dlq, 1, READ, |r| r.len() >= poison.len());
     let (status, log) = vigil.terminate();
     assert!(status.success(), "{log}");
@@ -202,6 +204,8 @@ async fn restart_after_a_crash_loses_no_alert_and_repeats_are_identifiable() {
     produce(&setup.input, second).await;
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
+    // It rebuilds state from the start of the topic, then carries on.
+    vigil.wait_consumed(records.len(), READ).await;
     let (status, log) = vigil.terminate();
     assert!(status.success(), "{log}");
 

@@ -294,6 +294,33 @@ impl Vigil {
         }
     }
 
+    /// Waits until the instance has handled `n` input messages (scored or
+    /// rejected), read from its own `/metrics`.
+    pub async fn wait_consumed(&self, n: usize, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            if let Some((200, body)) = self.get("/metrics").await {
+                let handled: f64 = body
+                    .lines()
+                    .filter(|l| {
+                        l.starts_with("vigil_events_consumed_total{")
+                            || l.starts_with("vigil_events_rejected_total{")
+                    })
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum();
+                if handled as usize >= n {
+                    return;
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "vigil did not handle {n} messages in {timeout:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])

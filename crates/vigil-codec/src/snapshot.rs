@@ -103,6 +103,7 @@ pub fn encode_snapshot(s: &PlayerSnapshot) -> Vec<u8> {
         emitted_score: Some(st.verdict.emitted_score),
         emitted_at: st.verdict.emitted_at,
         evaluated_at: st.verdict.evaluated_at,
+        dirty: st.verdict.dirty,
         band_change_at: st.cooldowns.band_change_at,
         alerted_band: st.cooldowns.alerted_band as u32,
         usage_drop_at: st.cooldowns.usage_drop_at,
@@ -185,6 +186,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
             emitted_score: p.emitted_score.unwrap_or_default(),
             emitted_at: p.emitted_at,
             evaluated_at: p.evaluated_at,
+            dirty: p.dirty,
         },
         cooldowns: Cooldowns {
             band_change_at: p.band_change_at,

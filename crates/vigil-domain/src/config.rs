@@ -41,6 +41,11 @@ pub struct EngineConfig {
     /// the score and fires alerts without any new event.
     #[serde(with = "humantime_serde")]
     pub rescore_interval: Duration,
+    /// At most one evaluation per player in this much event time: a burst
+    /// of bets is applied at once but scored once, when the interval has
+    /// passed. Alerts may come this much later; `0s` scores every event.
+    #[serde(with = "humantime_serde")]
+    pub evaluation_interval: Duration,
     /// Reporting currency and exchange rates.
     pub currency: CurrencyConfig,
     /// Weight of each signal in the health score.
@@ -62,6 +67,7 @@ impl Default for EngineConfig {
         EngineConfig {
             allowed_lateness: Duration::from_secs(10),
             rescore_interval: Duration::from_secs(6 * 3600),
+            evaluation_interval: Duration::from_secs(300),
             currency: CurrencyConfig::default(),
             weights: Weights::default(),
             bands: BandConfig::default(),
@@ -397,6 +403,12 @@ impl EngineConfig {
             return Err(ConfigError::new(
                 "bands.hysteresis",
                 "must be >= 0 and less than half the width of the yellow band",
+            ));
+        }
+        if self.evaluation_interval > self.rescore_interval {
+            return Err(ConfigError::new(
+                "evaluation_interval",
+                "must not exceed rescore_interval",
             ));
         }
         if self.rescore_interval < Duration::from_secs(60) {

@@ -10,7 +10,7 @@
 //! were interleaved within the allowed lateness.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 
 use hashbrown::HashTable;
 use xxhash_rust::xxh3::xxh3_64;
@@ -133,8 +133,12 @@ pub struct Engine {
     players: Vec<Player>,
     index: HashTable<u32>,
     brands: Vec<Box<str>>,
-    brand_index: HashMap<Box<str>, u16>,
+    brand_index: hashbrown::HashMap<Box<str>, u16>,
     timers: BTreeMap<u32, Vec<u32>>,
+    /// Emptied timer buckets, reused so firing timers does not allocate.
+    spare_buckets: Vec<Vec<u32>>,
+    /// Scratch space for the firing order of one bucket.
+    timer_order: Vec<(u64, u32)>,
     pending: BinaryHeap<Reverse<Staged>>,
     max_seen: Timestamp,
     clock: Timestamp,
@@ -163,8 +167,10 @@ impl Engine {
             players: Vec::new(),
             index: HashTable::new(),
             brands: Vec::new(),
-            brand_index: HashMap::new(),
+            brand_index: hashbrown::HashMap::new(),
             timers: BTreeMap::new(),
+            spare_buckets: Vec::new(),
+            timer_order: Vec::new(),
             pending: BinaryHeap::new(),
             max_seen: Timestamp::MIN,
             clock: Timestamp::MIN,
@@ -368,21 +374,36 @@ impl Engine {
             return Ok(());
         }
         state.apply(s.ts, &s.fact, self.friction);
+        self.stats.applied += 1;
+        let now = now.max(s.ts);
+        let t = now.compact();
+        let wait = self.cfg.evaluation_interval.as_secs() as u32;
+        let evaluated_at = state.verdict.evaluated_at;
+        if evaluated_at != 0 && t < evaluated_at.saturating_add(wait) {
+            // Scored a moment ago: score again once the interval has passed.
+            state.verdict.dirty = true;
+            let due = evaluated_at.saturating_add(wait);
+            if state.next_due == 0 || state.next_due > due {
+                self.schedule(idx, due);
+            }
+            return Ok(());
+        }
         if state.next_due == 0 {
-            let due =
-                s.ts.compact()
-                    .saturating_add(self.cfg.rescore_interval.as_secs() as u32);
+            let due = t.saturating_add(self.cfg.rescore_interval.as_secs() as u32);
             self.schedule(idx, due);
         }
-        self.stats.applied += 1;
-        self.evaluate(idx, now.max(s.ts), out);
+        self.evaluate(idx, now, out);
         Ok(())
     }
 
     fn schedule(&mut self, idx: u32, due_secs: u32) {
         let minute = due_secs.div_ceil(TIMER_GRAIN_SECS);
         self.players[idx as usize].state.next_due = minute.saturating_mul(TIMER_GRAIN_SECS);
-        self.timers.entry(minute).or_default().push(idx);
+        let spare = &mut self.spare_buckets;
+        self.timers
+            .entry(minute)
+            .or_insert_with(|| spare.pop().unwrap_or_default())
+            .push(idx);
     }
 
     fn fire_timers(&mut self, upto: Timestamp, out: &mut Vec<Output>) {
@@ -393,26 +414,35 @@ impl Engine {
                 break;
             }
             let due = minute * TIMER_GRAIN_SECS;
-            let mut due_now = entry.remove();
+            let mut bucket = entry.remove();
             // Fire in an order that depends only on who the players are, not
             // on when this engine happened to learn of them: an engine
-            // restored from snapshots must emit exactly what the original would.
-            due_now.retain(|&idx| self.players[idx as usize].state.next_due == due);
-            due_now.sort_by_cached_key(|&idx| {
-                let p = &self.players[idx as usize];
-                (
-                    player_hash(&self.brands[p.state.brand as usize], &p.id),
-                    idx,
-                )
-            });
-            due_now.dedup();
-            for idx in due_now {
-                // A player appears in exactly one live bucket: the one of
-                // its `next_due`. Anything else is a stale entry.
+            // restored from snapshots must emit exactly what the original
+            // would. A player's one live entry is the bucket of its
+            // `next_due`; anything else is stale and skipped.
+            let mut order = std::mem::take(&mut self.timer_order);
+            order.clear();
+            order.extend(
+                bucket
+                    .iter()
+                    .filter(|&&i| self.players[i as usize].state.next_due == due)
+                    .map(|&i| {
+                        let p = &self.players[i as usize];
+                        (player_hash(&self.brands[p.state.brand as usize], &p.id), i)
+                    }),
+            );
+            order.sort_unstable();
+            order.dedup();
+            bucket.clear();
+            if self.spare_buckets.len() < 1024 {
+                self.spare_buckets.push(bucket);
+            }
+            for &(_, idx) in &order {
                 if self.players[idx as usize].state.next_due == due {
                     self.on_timer(idx, due, out);
                 }
             }
+            self.timer_order = order;
         }
     }
 
@@ -433,7 +463,8 @@ impl Engine {
         let st = &self.players[idx as usize].state;
         let now = due.max(st.last_event);
         let inactivity_due = self.inactivity_deadline(st);
-        if now >= st.verdict.evaluated_at.saturating_add(rescore)
+        if st.verdict.dirty
+            || now >= st.verdict.evaluated_at.saturating_add(rescore)
             || inactivity_due.is_some_and(|d| d <= now)
         {
             self.evaluate(idx, Timestamp::from_compact(now), out);
@@ -445,7 +476,11 @@ impl Engine {
         }
         let st = &self.players[idx as usize].state;
         let mut next = st.verdict.evaluated_at.saturating_add(rescore);
-        if let Some(d) = self.inactivity_deadline(st) {
+        // A deadline already behind us has had its evaluation: waking every
+        // minute for it would only repeat the same answer.
+        if let Some(d) = self.inactivity_deadline(st)
+            && d > now
+        {
             next = next.min(d);
         }
         self.schedule(idx, next.max(now + TIMER_GRAIN_SECS));
@@ -455,6 +490,7 @@ impl Engine {
     /// it has not fired yet.
     fn inactivity_deadline(&self, st: &PlayerState) -> Option<u32> {
         (self.cfg.rules.inactivity.enabled
+            && st.verdict.ready
             && st.last_active != 0
             && st.cooldowns.inactivity_spell != st.last_active)
             .then(|| st.last_active.saturating_add(self.silence_threshold(st)))
@@ -606,6 +642,7 @@ impl Engine {
         st.verdict.score = card.score as f32;
         st.verdict.band = band;
         st.verdict.evaluated_at = t;
+        st.verdict.dirty = false;
         let v = &mut st.verdict;
         let heartbeat = cfg.scores.heartbeat.as_secs();
         if v.emitted_at == 0

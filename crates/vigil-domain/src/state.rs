@@ -258,6 +258,8 @@ pub struct Verdict {
     pub emitted_at: u32,
     /// When the score was last computed.
     pub evaluated_at: u32,
+    /// Events were applied since then and await evaluation.
+    pub dirty: bool,
 }
 
 /// Last time each alert rule fired, for cooldowns.

@@ -301,3 +301,60 @@ async fn graceful_shutdown_commits_everything_and_endpoints_answer() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_player_who_goes_quiet_alerts_on_a_live_stream_without_new_events() {
+    use vigil_domain::time::{DAY_MS, HOUR_MS};
+    use vigil_domain::{Payload, PlayerEvent, Timestamp};
+    let mut setup = Setup::new(1);
+    setup.idle_advance = "1s";
+    create_topic(&setup.input, 1).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ev = |id: String, player: &str, ts: i64| PlayerEvent {
+        event_id: id,
+        player_id: player.to_owned(),
+        brand: "casino-a".to_owned(),
+        ts: Timestamp::from_millis(ts),
+        payload: Payload::Login { channel: None },
+    };
+    // A daily player whose silence reaches its threshold (3 × a 1-day rhythm)
+    // 20 s from now,
+    // and another player whose events bring the stream up to the present.
+    let last = now - 3 * DAY_MS + 20_000;
+    let mut events: Vec<(i32, PlayerEvent)> = (0..30)
+        .map(|d| (0, ev(format!("a{d}"), "quiet", last - (29 - d) * DAY_MS)))
+        .collect();
+    events.extend((0..48).map(|h| {
+        (
+            0,
+            ev(format!("b{h}"), "busy", now - 1000 - (47 - h) * HOUR_MS),
+        )
+    }));
+    events.sort_by_key(|(_, e)| e.ts);
+    produce(&setup.input, &encode_json(&events)).await;
+    let vigil = Vigil::start(&setup);
+    vigil.wait_ready(READY).await;
+    vigil.wait_consumed(events.len(), READ).await;
+    // Nothing more is sent; only the wall clock moves.
+    let got = read_until(&setup.alerts, 1, Duration::from_secs(150), |r| {
+        decode_alerts(r, true)
+            .iter()
+            .any(|a| a.kind == AlertKind::Inactivity && a.player_id == "quiet")
+    });
+    let alerts = decode_alerts(&got, true);
+    let quiet = alerts
+        .iter()
+        .find(|a| a.kind == AlertKind::Inactivity && a.player_id == "quiet");
+    let (status, log) = vigil.terminate();
+    assert!(status.success(), "{log}");
+    let quiet = quiet
+        .unwrap_or_else(|| panic!("no inactivity alert from the idle clock; alerts: {alerts:?}"));
+    assert!(
+        quiet.ts.as_millis() >= last + 3 * DAY_MS,
+        "fired once the threshold passed: {}",
+        quiet.ts
+    );
+}

@@ -186,6 +186,8 @@ pub struct Setup {
     pub partitions: i32,
     pub input_encoding: &'static str,
     pub alerts_encoding: &'static str,
+    /// `pipeline.idle_advance`; `0s` (off) unless a test needs the wall clock.
+    pub idle_advance: &'static str,
 }
 
 impl Setup {
@@ -200,6 +202,7 @@ impl Setup {
             partitions,
             input_encoding: "json",
             alerts_encoding: "json",
+            idle_advance: "0s",
         }
     }
 
@@ -219,7 +222,7 @@ scores = {{ name = "{scores}" }}
 offers = {{ name = "{offers}" }}
 dead_letter = "{dlq}"
 [pipeline]
-idle_advance = "0s"
+idle_advance = "{idle}"
 max_batch = 500
 [http]
 listen = "127.0.0.1:{http_port}"
@@ -233,6 +236,7 @@ listen = "127.0.0.1:{http_port}"
             scores = self.scores,
             offers = self.offers,
             dlq = self.dlq,
+            idle = self.idle_advance,
         )
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures::FutureExt;
 use futures::executor::block_on;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -137,6 +138,29 @@ struct OutRecord {
     kind: Kind,
 }
 
+/// A record handed to the producer, and its acknowledgement to come.
+struct Sent {
+    record: OutRecord,
+    future: DeliveryFuture,
+    attempts: u32,
+    done: bool,
+}
+
+/// A processed batch whose outputs are not all acknowledged yet, with the
+/// offsets to commit once they are.
+struct InFlight {
+    sent: Vec<Sent>,
+    commit: TopicPartitionList,
+    received: Instant,
+}
+
+/// Batches whose acknowledgements may be outstanding at once; beyond this
+/// the loop waits for the oldest (backpressure on the producer).
+const MAX_IN_FLIGHT: usize = 4;
+/// Sends of one record before the pipeline gives up (and exits, so offsets
+/// stay uncommitted and the work is redone after a restart).
+const DELIVERY_ATTEMPTS: u32 = 5;
+
 /// One assigned partition: its engine and its commit bookkeeping.
 #[derive(Debug)]
 struct Part {
@@ -236,6 +260,7 @@ fn now_millis() -> i64 {
 pub struct Pipeline {
     consumer: BaseConsumer<VigilContext>,
     core: Core,
+    in_flight: std::collections::VecDeque<InFlight>,
 }
 
 /// The pipeline's state apart from the consumer.
@@ -312,7 +337,11 @@ impl Pipeline {
             outbox: Vec::new(),
             outputs: Vec::new(),
         };
-        Ok(Some(Pipeline { consumer, core }))
+        Ok(Some(Pipeline {
+            consumer,
+            core,
+            in_flight: VecDeque::new(),
+        }))
     }
 
     /// Runs until `shutdown` is cancelled, then finishes in-flight work,
@@ -331,8 +360,8 @@ impl Pipeline {
         for key in keys {
             self.core.flush_part(&key);
         }
-        self.core.deliver(Instant::now())?;
-        self.commit(CommitMode::Sync);
+        self.enqueue_batch(Instant::now())?;
+        self.settle(true, CommitMode::Sync)?;
         let _ = self.core.producer.flush(Duration::from_secs(10));
         tracing::info!("pipeline stopped");
         Ok(())
@@ -371,16 +400,50 @@ impl Pipeline {
             }
         }
         self.core.advance_idle();
-        self.core.deliver(started)?;
-        self.commit(CommitMode::Async);
+        self.enqueue_batch(started)?;
+        self.settle(false, CommitMode::Async)?;
         self.core.report(n, &consumed, &rejected, started);
         Ok(())
     }
 
-    /// Commits, per partition, up to the first message whose event is still
-    /// in the reorder buffer (all outputs so far are acknowledged).
-    fn commit(&mut self, mode: CommitMode) {
-        let tpl = self.core.commit_positions();
+    /// Sends the batch's outputs and queues its offsets behind them.
+    fn enqueue_batch(&mut self, received: Instant) -> Result<(), PipelineError> {
+        let sent = self.core.dispatch()?;
+        let commit = self.core.commit_positions();
+        if !sent.is_empty() || commit.count() > 0 {
+            self.in_flight.push_back(InFlight {
+                sent,
+                commit,
+                received,
+            });
+        }
+        Ok(())
+    }
+
+    /// Commits, oldest first, the offsets of batches whose outputs are all
+    /// acknowledged. Waits when too many batches are outstanding, or for
+    /// all of them when `drain` (shutdown).
+    fn settle(&mut self, drain: bool, mode: CommitMode) -> Result<(), PipelineError> {
+        loop {
+            let block = drain || self.in_flight.len() > MAX_IN_FLIGHT;
+            let Some(front) = self.in_flight.front_mut() else {
+                break;
+            };
+            if !self.core.progress(front, block)? {
+                if block {
+                    continue;
+                }
+                break;
+            }
+            if let Some(batch) = self.in_flight.pop_front() {
+                self.commit(batch.commit, mode);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits offsets whose outputs are all acknowledged.
+    fn commit(&mut self, tpl: TopicPartitionList, mode: CommitMode) {
         if tpl.count() == 0 {
             return;
         }
@@ -593,56 +656,63 @@ impl Core {
         }
     }
 
-    /// Sends everything in the outbox and waits for every acknowledgement,
-    /// sending failures again a few times before giving up.
-    fn deliver(&mut self, received: Instant) -> Result<(), PipelineError> {
-        const ATTEMPTS: u32 = 5;
-        let mut pending = std::mem::take(&mut self.outbox);
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            attempt += 1;
-            let mut futures: Vec<(OutRecord, DeliveryFuture)> = Vec::with_capacity(pending.len());
-            let mut failed: Vec<OutRecord> = Vec::new();
-            let mut last_error = String::new();
-            for record in pending.drain(..) {
-                match self.send(&record) {
-                    Ok(f) => futures.push((record, f)),
-                    Err(e) => {
-                        last_error = e.to_string();
-                        failed.push(record);
-                    }
+    /// Sends everything in the outbox; acknowledgements are collected
+    /// later by [`Core::progress`], so the next batch is read meanwhile.
+    fn dispatch(&mut self) -> Result<Vec<Sent>, PipelineError> {
+        let outbox = std::mem::take(&mut self.outbox);
+        let mut sent = Vec::with_capacity(outbox.len());
+        for record in outbox {
+            let future = self.send(&record).map_err(|e| PipelineError::Delivery {
+                attempts: 1,
+                last: e.to_string(),
+            })?;
+            sent.push(Sent {
+                record,
+                future,
+                attempts: 1,
+                done: false,
+            });
+        }
+        Ok(sent)
+    }
+
+    /// Collects the acknowledgements of a batch (waiting for them if
+    /// `block`), sending failed records again up to [`DELIVERY_ATTEMPTS`]
+    /// times. Returns whether every record of the batch is acknowledged.
+    fn progress(&mut self, batch: &mut InFlight, block: bool) -> Result<bool, PipelineError> {
+        let now_ms = now_millis();
+        for s in batch.sent.iter_mut().filter(|s| !s.done) {
+            let result = if block {
+                Some(block_on(&mut s.future))
+            } else {
+                (&mut s.future).now_or_never()
+            };
+            let error = match result {
+                None => continue,
+                Some(Ok(Ok(_))) => {
+                    acknowledge(&s.record, batch.received, now_ms);
+                    s.done = true;
+                    continue;
                 }
-            }
-            let now_ms = now_millis();
-            for (record, f) in futures {
-                match block_on(f) {
-                    Ok(Ok(_)) => acknowledge(&record, received, now_ms),
-                    Ok(Err((e, _))) => {
-                        metrics::counter!(m::PRODUCER_ERRORS, "topic" => record.topic.to_string())
-                            .increment(1);
-                        last_error = e.to_string();
-                        failed.push(record);
-                    }
-                    Err(_) => {
-                        last_error = "producer dropped the delivery".to_owned();
-                        failed.push(record);
-                    }
-                }
-            }
-            if failed.is_empty() {
-                break;
-            }
-            if attempt >= ATTEMPTS {
+                Some(Ok(Err((e, _)))) => e.to_string(),
+                Some(Err(_)) => "producer dropped the delivery".to_owned(),
+            };
+            metrics::counter!(m::PRODUCER_ERRORS, "topic" => s.record.topic.to_string())
+                .increment(1);
+            if s.attempts >= DELIVERY_ATTEMPTS {
                 return Err(PipelineError::Delivery {
-                    attempts: attempt,
-                    last: last_error,
+                    attempts: s.attempts,
+                    last: error,
                 });
             }
-            tracing::warn!(failed = failed.len(), attempt, error = %last_error, "output delivery failed; retrying");
-            std::thread::sleep(Duration::from_millis(200 << attempt));
-            pending = failed;
+            tracing::warn!(attempt = s.attempts, %error, "output delivery failed; sending again");
+            s.attempts += 1;
+            s.future = self.send(&s.record).map_err(|e| PipelineError::Delivery {
+                attempts: s.attempts,
+                last: e.to_string(),
+            })?;
         }
-        Ok(())
+        Ok(batch.sent.iter().all(|s| s.done))
     }
 
     /// Enqueues one record, waiting for room when the producer queue is full.

@@ -1,0 +1,231 @@
+//! End-to-end throughput through a real broker: loads N events into a
+//! topic, measures a bare rdkafka consumer reading them back (the raw
+//! rate), then vigil's pipeline consuming, scoring and publishing them in
+//! the same run, and prints both rates, their ratio and the
+//! receive-to-publish latency percentiles from vigil's own histogram.
+//!
+//! Needs a broker: `VIGIL_TEST_BOOTSTRAP=host:port cargo bench -p vigil
+//! --bench pipeline [-- EVENTS]` (`scripts/bench-pipeline.sh` starts Tansu
+//! and runs it). Without the variable it says so and exits.
+
+#![allow(clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use vigil_kafka::{
+    Health, InputTopic, KafkaConfig, Pipeline, PipelineConfig, PipelineSettings, TopicsConfig,
+};
+use vigil_sim::{Population, SimConfig};
+
+const PARTITIONS: i32 = 2;
+
+fn main() {
+    let Ok(bootstrap) = std::env::var("VIGIL_TEST_BOOTSTRAP") else {
+        println!(
+            "pipeline bench: set VIGIL_TEST_BOOTSTRAP to a broker (scripts/bench-pipeline.sh does); skipped"
+        );
+        return;
+    };
+    let full = std::env::args().any(|a| a == "--bench");
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(if full { 1_000_000 } else { 20_000 });
+    let run = std::process::id();
+    let topic = format!("bench-events-{run}");
+
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("admin client");
+    futures::executor::block_on(admin.create_topics(
+        &[NewTopic::new(
+            &topic,
+            PARTITIONS,
+            TopicReplication::Fixed(1),
+        )],
+        &AdminOptions::new(),
+    ))
+    .expect("create topic");
+
+    // Load: a population large enough for N events, JSON encoded.
+    let players = (n / 200).max(100) as u32;
+    let events: Vec<_> = Population::new(SimConfig {
+        seed: 5,
+        players,
+        days: 30,
+        ..SimConfig::default()
+    })
+    .events()
+    .take(n)
+    .collect();
+    let n = events.len();
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .create()
+        .expect("producer");
+    let load = Instant::now();
+    for e in &events {
+        let payload = vigil_codec::json::encode_event(e);
+        let mut record = BaseRecord::to(&topic)
+            .key(e.player_id.as_bytes())
+            .payload(payload.as_bytes());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    let load_secs = load.elapsed().as_secs_f64();
+
+    // Raw: a bare consumer reading everything back.
+    let raw: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", format!("bench-raw-{run}"))
+        .set("fetch.wait.max.ms", "10")
+        .set("fetch.queue.backoff.ms", "0")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(&topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    raw.assign(&tpl).expect("assign");
+    let (mut got, mut first) = (0usize, None);
+    while got < n {
+        if let Some(Ok(_)) = raw.poll(Duration::from_millis(100)) {
+            first.get_or_insert_with(Instant::now);
+            got += 1;
+        }
+    }
+    let raw_secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
+
+    // vigil: the real pipeline, in this process.
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&vigil_kafka::metrics::LATENCY_BUCKETS)
+        .expect("buckets")
+        .install_recorder()
+        .expect("recorder");
+    let settings = PipelineSettings {
+        kafka: KafkaConfig {
+            bootstrap_servers: bootstrap.clone(),
+            group_id: format!("bench-vigil-{run}"),
+            ..KafkaConfig::default()
+        },
+        topics: TopicsConfig {
+            inputs: vec![InputTopic {
+                name: topic.clone(),
+                encoding: vigil_codec::output::Encoding::Json,
+            }],
+            alerts: vigil_kafka::OutputTopic {
+                name: format!("bench-alerts-{run}"),
+                encoding: Default::default(),
+            },
+            scores: vigil_kafka::OutputTopic {
+                name: format!("bench-scores-{run}"),
+                encoding: Default::default(),
+            },
+            offers: vigil_kafka::OutputTopic {
+                name: format!("bench-offers-{run}"),
+                encoding: Default::default(),
+            },
+            dead_letter: format!("bench-dlq-{run}"),
+            ..TopicsConfig::default()
+        },
+        pipeline: PipelineConfig {
+            idle_advance: Duration::ZERO,
+            publish_scores: std::env::var_os("NO_SCORES").is_none(),
+            ..PipelineConfig::default()
+        },
+        engine: vigil_domain::EngineConfig::default(),
+    };
+    let health = Arc::new(Health::default());
+    let stop = CancellationToken::new();
+    let worker = {
+        let (health, stop) = (health.clone(), stop.clone());
+        std::thread::spawn(move || {
+            if let Some(p) = Pipeline::connect(settings, health, &stop).expect("connect") {
+                p.run(&stop).expect("pipeline");
+            }
+        })
+    };
+    let mut first = None;
+    loop {
+        let done = health.status().events as usize;
+        if done > 0 {
+            first.get_or_insert((Instant::now(), done));
+        }
+        if done >= n {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (t0, at_first) = first.expect("started");
+    let vigil_secs = t0.elapsed().as_secs_f64();
+    let vigil_rate = (n - at_first) as f64 / vigil_secs;
+    stop.cancel();
+    worker.join().expect("pipeline thread");
+
+    let raw_rate = n as f64 / raw_secs;
+    let (p50, p99) = percentiles(
+        &handle.render(),
+        "vigil_receive_to_publish_seconds_bucket{output=\"score\"",
+    );
+    println!(
+        "events:                 {n} ({players} players, {PARTITIONS} partitions), loaded at {:.0}/s",
+        n as f64 / load_secs
+    );
+    println!("raw consume:            {raw_rate:.0} events/s");
+    println!(
+        "vigil consume+score+publish: {vigil_rate:.0} events/s ({:.2} of raw)",
+        vigil_rate / raw_rate
+    );
+    println!("receive-to-publish:     p50 <= {p50} s, p99 <= {p99} s (histogram bucket bounds)");
+    let text = handle.render();
+    for l in text.lines().filter(|l| {
+        l.starts_with("vigil_batches_total")
+            || l.starts_with("vigil_scores_published_total")
+            || l.starts_with("vigil_batch_duration_seconds_sum")
+            || l.starts_with("vigil_batch_duration_seconds_count")
+    }) {
+        println!("  {l}");
+    }
+}
+
+/// Upper bounds of the buckets holding the 50th and 99th percentiles.
+fn percentiles(text: &str, prefix: &str) -> (String, String) {
+    let buckets: Vec<(String, f64)> = text
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?.to_owned();
+            let count = l.rsplit(' ').next()?.parse().ok()?;
+            Some((le, count))
+        })
+        .collect();
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    let at = |q: f64| {
+        buckets
+            .iter()
+            .find(|b| b.1 >= q * total)
+            .map_or("?".to_owned(), |b| b.0.clone())
+    };
+    (at(0.5), at(0.99))
+}

@@ -19,7 +19,9 @@ use vigil_domain::event::{
     BonusAction, DepositStatus, Game, MessageAction, MessageChannel, RgAction, TicketAction,
     WithdrawalStatus,
 };
-use vigil_domain::{Currency, EventType, Money, Payload, PlayerEvent, Reject};
+use vigil_domain::{EventType, Money, Payload, PlayerEvent, Reject};
+
+use crate::check::{self, invalid};
 
 /// Any JSON value, loosely: strings borrowed where possible, containers skipped.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,13 +137,6 @@ struct Flat<'a> {
     score: Option<Val<'a>>,
 }
 
-fn invalid(field: &'static str, problem: impl Into<String>) -> Reject {
-    Reject::InvalidField {
-        field,
-        problem: problem.into(),
-    }
-}
-
 /// A present, non-null field.
 fn present<'a, 'b>(v: &'b Option<Val<'a>>) -> Option<&'b Val<'a>> {
     v.as_ref().filter(|v| **v != Val::Null)
@@ -192,13 +187,7 @@ fn amount(v: &Val<'_>, field: &'static str) -> Result<f64, Reject> {
             ));
         }
     };
-    if !x.is_finite() || x < 0.0 {
-        return Err(invalid(
-            field,
-            format!("must be a finite number >= 0, got {x}"),
-        ));
-    }
-    Ok(x)
+    check::amount(x, field)
 }
 
 fn uint(v: &Val<'_>, field: &'static str, max: u32) -> Result<u32, Reject> {
@@ -221,12 +210,7 @@ fn uint(v: &Val<'_>, field: &'static str, max: u32) -> Result<u32, Reject> {
 fn money(f: &Flat<'_>, field: &'static str, v: &Option<Val<'_>>) -> Result<Money, Reject> {
     let amount = amount(req(v, field)?, field)?;
     let code = str_ref(req(&f.currency, "currency")?, "currency")?;
-    let currency = Currency::parse(code).ok_or_else(|| {
-        invalid(
-            "currency",
-            format!("`{code}` is not a three-letter currency code"),
-        )
-    })?;
+    let currency = check::currency(code)?;
     Ok(Money { amount, currency })
 }
 

@@ -5,6 +5,7 @@
 //! - [`output`]: alerts and score records as JSON or protobuf.
 //! - [`snapshot`]: player state for the changelog.
 
+mod check;
 pub mod json;
 pub mod output;
 pub mod proto;

@@ -106,18 +106,27 @@ fn reasons_json(r: &[Reason]) -> Vec<ReasonJson> {
         .collect()
 }
 
+/// A reason read back from either encoding.
+fn reason(
+    signal: &str,
+    value: f64,
+    baseline: f64,
+    change_pct: Option<f64>,
+    contribution: f64,
+) -> Result<Reason, OutputDecodeError> {
+    let signal = Signal::parse(signal).ok_or(OutputDecodeError::Field("reasons.signal"))?;
+    Ok(Reason {
+        signal,
+        value,
+        baseline,
+        change_pct,
+        contribution,
+    })
+}
+
 fn reasons_from_json(r: Vec<ReasonJson>) -> Result<Vec<Reason>, OutputDecodeError> {
     r.into_iter()
-        .map(|r| {
-            Ok(Reason {
-                signal: Signal::parse(&r.signal)
-                    .ok_or(OutputDecodeError::Field("reasons.signal"))?,
-                value: r.value,
-                baseline: r.baseline,
-                change_pct: r.change_pct,
-                contribution: r.contribution,
-            })
-        })
+        .map(|r| reason(&r.signal, r.value, r.baseline, r.change_pct, r.contribution))
         .collect()
 }
 
@@ -216,16 +225,7 @@ fn reasons_pb(r: &[Reason]) -> Vec<pb::Reason> {
 
 fn reasons_from_pb(r: Vec<pb::Reason>) -> Result<Vec<Reason>, OutputDecodeError> {
     r.into_iter()
-        .map(|r| {
-            Ok(Reason {
-                signal: Signal::parse(&r.signal)
-                    .ok_or(OutputDecodeError::Field("reasons.signal"))?,
-                value: r.value,
-                baseline: r.baseline,
-                change_pct: r.change_pct,
-                contribution: r.contribution,
-            })
-        })
+        .map(|r| reason(&r.signal, r.value, r.baseline, r.change_pct, r.contribution))
         .collect()
 }
 

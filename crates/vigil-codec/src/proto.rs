@@ -8,16 +8,11 @@ use vigil_domain::event::{
     BonusAction, DepositStatus, Game, MessageAction, MessageChannel, RgAction, TicketAction,
     WithdrawalStatus,
 };
-use vigil_domain::{Currency, Money, Payload, PlayerEvent, Reject, Timestamp};
+use vigil_domain::{Money, Payload, PlayerEvent, Reject, Timestamp};
 use vigil_proto::v1 as pb;
 use vigil_proto::v1::player_event::Payload as P;
 
-fn invalid(field: &'static str, problem: impl Into<String>) -> Reject {
-    Reject::InvalidField {
-        field,
-        problem: problem.into(),
-    }
-}
+use crate::check::{self, invalid};
 
 fn nonempty(s: String, field: &'static str) -> Result<String, Reject> {
     if s.trim().is_empty() {
@@ -28,22 +23,14 @@ fn nonempty(s: String, field: &'static str) -> Result<String, Reject> {
 }
 
 fn money(amount: f64, currency: &str, field: &'static str) -> Result<Money, Reject> {
-    if !amount.is_finite() || amount < 0.0 {
-        return Err(invalid(
-            field,
-            format!("must be a finite number >= 0, got {amount}"),
-        ));
-    }
+    let amount = check::amount(amount, field)?;
     if currency.is_empty() {
         return Err(Reject::MissingField("currency"));
     }
-    let currency = Currency::parse(currency).ok_or_else(|| {
-        invalid(
-            "currency",
-            format!("`{currency}` is not a three-letter currency code"),
-        )
-    })?;
-    Ok(Money { amount, currency })
+    Ok(Money {
+        amount,
+        currency: check::currency(currency)?,
+    })
 }
 
 /// Maps a protobuf enum number to a domain value: 0 (unspecified) and

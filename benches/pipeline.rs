@@ -160,11 +160,14 @@ fn main() {
     let stop = CancellationToken::new();
     let worker = {
         let (health, stop) = (health.clone(), stop.clone());
-        std::thread::spawn(move || {
-            if let Some(p) = Pipeline::connect(settings, health, &stop).expect("connect") {
-                p.run(&stop).expect("pipeline");
-            }
-        })
+        std::thread::Builder::new()
+            .name("vigil-pipeline".into())
+            .spawn(move || {
+                if let Some(p) = Pipeline::connect(settings, health, &stop).expect("connect") {
+                    p.run(&stop).expect("pipeline");
+                }
+            })
+            .expect("thread")
     };
     let mut first = None;
     loop {

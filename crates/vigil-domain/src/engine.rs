@@ -145,6 +145,14 @@ pub struct Engine {
     stats: EngineStats,
 }
 
+/// The key of the player index: engine-local (brand ids are per engine),
+/// one hash per lookup.
+fn index_hash(brand: u16, player_id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(player_id.as_bytes(), brand as u64)
+}
+
+/// A player's identity as a number that is the same in every engine: it
+/// orders timers, so a restored engine fires them as the original did.
 fn player_hash(brand: &str, player_id: &str) -> u64 {
     xxh3_64(player_id.as_bytes()) ^ xxh3_64(brand.as_bytes()).rotate_left(1)
 }
@@ -314,8 +322,21 @@ impl Engine {
         self.clock = self.clock.max(watermark);
     }
 
+    /// The index of a known brand. Platforms run a handful of brands, so a
+    /// scan beats hashing the name; the map serves the many-brand case.
+    fn brand_lookup(&self, brand: &str) -> Option<u16> {
+        if self.brands.len() <= 8 {
+            self.brands
+                .iter()
+                .position(|b| **b == *brand)
+                .map(|i| i as u16)
+        } else {
+            self.brand_index.get(brand).copied()
+        }
+    }
+
     fn brand_id(&mut self, brand: &str) -> Result<u16, Reject> {
-        if let Some(&id) = self.brand_index.get(brand) {
+        if let Some(id) = self.brand_lookup(brand) {
             return Ok(id);
         }
         let id = u16::try_from(self.brands.len()).map_err(|_| Reject::InvalidField {
@@ -328,10 +349,10 @@ impl Engine {
     }
 
     fn find(&self, brand: &str, player_id: &str) -> Option<u32> {
-        let bid = *self.brand_index.get(brand)?;
+        let bid = self.brand_lookup(brand)?;
         let players = &self.players;
         self.index
-            .find(player_hash(brand, player_id), |&i| {
+            .find(index_hash(bid, player_id), |&i| {
                 let p = &players[i as usize];
                 p.state.brand == bid && &*p.id == player_id
             })
@@ -355,9 +376,9 @@ impl Engine {
         });
         let players = &self.players;
         self.index
-            .insert_unique(player_hash(brand, player_id), idx, |&i| {
+            .insert_unique(index_hash(bid, player_id), idx, |&i| {
                 let p = &players[i as usize];
-                player_hash(&self.brands[p.state.brand as usize], &p.id)
+                index_hash(p.state.brand, &p.id)
             });
         let due = t
             .compact()

@@ -263,6 +263,11 @@ pub struct ScoreEmitConfig {
     /// Publish when the score moved at least this many points since the last
     /// published one (band changes are always published).
     pub min_delta: f64,
+    /// A moved score is published at most this often per player; band
+    /// changes and readiness are published at once. Keeps the compacted
+    /// scores topic to what a CRM can use rather than a tick per bet.
+    #[serde(with = "humantime_serde")]
+    pub min_interval: Duration,
     /// Publish at least this often per player while it is being scored.
     #[serde(with = "humantime_serde")]
     pub heartbeat: Duration,
@@ -272,6 +277,7 @@ impl Default for ScoreEmitConfig {
     fn default() -> Self {
         ScoreEmitConfig {
             min_delta: 2.0,
+            min_interval: Duration::from_secs(3600),
             heartbeat: Duration::from_secs(24 * 3600),
         }
     }

@@ -668,7 +668,8 @@ impl Engine {
         let heartbeat = cfg.scores.heartbeat.as_secs();
         if v.emitted_at == 0
             || band != prev_band
-            || (card.score - v.emitted_score as f64).abs() >= cfg.scores.min_delta
+            || ((card.score - v.emitted_score as f64).abs() >= cfg.scores.min_delta
+                && t.saturating_sub(v.emitted_at) as u64 >= cfg.scores.min_interval.as_secs())
             || t.saturating_sub(v.emitted_at) as u64 >= heartbeat
             || v.ready != was_ready
         {

@@ -5,6 +5,10 @@
 //!
 //! Run: `cargo bench -p vigil --bench engine`.
 
+/// The allocator the `vigil` binary uses, so the figure is the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use vigil_domain::{Engine, EngineConfig, PlayerEvent};
 use vigil_sim::{Population, SimConfig};

@@ -26,6 +26,10 @@ use vigil_kafka::{
 };
 use vigil_sim::{Population, SimConfig};
 
+/// The allocator the `vigil` binary uses, so the figure is the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PARTITIONS: i32 = 2;
 
 fn main() {

@@ -5,6 +5,9 @@
 
 use std::time::Instant;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use vigil_domain::{Engine, EngineConfig};
 use vigil_sim::{Population, SimConfig};
 

@@ -78,7 +78,10 @@ impl PlayerView<'_> {
 
 #[derive(Debug)]
 struct Player {
-    id: Box<str>,
+    /// Inline up to 24 bytes (typical player ids): the lookup that confirms
+    /// a hash match then reads no second cache line, and no allocation is
+    /// kept per player.
+    id: compact_str::CompactString,
     state: PlayerState,
 }
 
@@ -354,7 +357,7 @@ impl Engine {
         self.index
             .find(index_hash(bid, player_id), |&i| {
                 let p = &players[i as usize];
-                p.state.brand == bid && &*p.id == player_id
+                p.state.brand == bid && p.id.as_str() == player_id
             })
             .copied()
     }
@@ -371,7 +374,7 @@ impl Engine {
         let bid = self.brand_id(brand)?;
         let idx = self.players.len() as u32;
         self.players.push(Player {
-            id: player_id.into(),
+            id: compact_str::CompactString::new(player_id),
             state: PlayerState::new(t.compact(), bid),
         });
         let players = &self.players;

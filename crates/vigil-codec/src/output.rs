@@ -56,8 +56,10 @@ pub enum OutputDecodeError {
     Field(&'static str),
 }
 
+/// Rounds to two decimals for JSON. Adding 0.0 turns a rounded -0.0 into
+/// 0.0, so a tiny negative contribution does not print as `-0.0`.
 fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+    (x * 100.0).round() / 100.0 + 0.0
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -193,14 +195,20 @@ pub fn decode_score_json(bytes: &[u8]) -> Result<ScoreRecord, OutputDecodeError>
 }
 
 fn band_pb(b: Band) -> i32 {
-    b as i32 + 1
+    match b {
+        Band::Green => pb::Band::Green as i32,
+        Band::Yellow => pb::Band::Yellow as i32,
+        Band::Red => pb::Band::Red as i32,
+    }
 }
 
 fn band_from_pb(n: i32, field: &'static str) -> Result<Band, OutputDecodeError> {
-    usize::try_from(n - 1)
-        .ok()
-        .and_then(|i| Band::ALL.get(i).copied())
-        .ok_or(OutputDecodeError::Field(field))
+    match pb::Band::try_from(n) {
+        Ok(pb::Band::Green) => Ok(Band::Green),
+        Ok(pb::Band::Yellow) => Ok(Band::Yellow),
+        Ok(pb::Band::Red) => Ok(Band::Red),
+        Ok(pb::Band::Unspecified) | Err(_) => Err(OutputDecodeError::Field(field)),
+    }
 }
 
 fn kind_pb(k: AlertKind) -> i32 {
@@ -285,6 +293,40 @@ pub fn decode_alert_proto(bytes: &[u8]) -> Result<Alert, OutputDecodeError> {
         score: a.score,
         prev_score: a.prev_score,
     })
+}
+
+/// Reads a score record back from protobuf.
+pub fn decode_score_proto(bytes: &[u8]) -> Result<ScoreRecord, OutputDecodeError> {
+    let s = pb::ScoreRecord::decode(bytes)?;
+    Ok(ScoreRecord {
+        ts: s
+            .ts
+            .as_ref()
+            .map(from_timestamp)
+            .ok_or(OutputDecodeError::Field("ts"))?,
+        band: band_from_pb(s.band, "band")?,
+        reasons: reasons_from_pb(s.reasons)?,
+        player_id: s.player_id,
+        brand: s.brand,
+        score: s.score,
+        baseline_ready: s.baseline_ready,
+    })
+}
+
+/// Reads an alert back from the given encoding.
+pub fn decode_alert(bytes: &[u8], e: Encoding) -> Result<Alert, OutputDecodeError> {
+    match e {
+        Encoding::Json => decode_alert_json(bytes),
+        Encoding::Protobuf => decode_alert_proto(bytes),
+    }
+}
+
+/// Reads a score record back from the given encoding.
+pub fn decode_score(bytes: &[u8], e: Encoding) -> Result<ScoreRecord, OutputDecodeError> {
+    match e {
+        Encoding::Json => decode_score_json(bytes),
+        Encoding::Protobuf => decode_score_proto(bytes),
+    }
 }
 
 /// An alert in the given encoding.

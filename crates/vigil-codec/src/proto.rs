@@ -14,6 +14,8 @@ use vigil_proto::v1::player_event::Payload as P;
 
 use crate::check::{self, invalid};
 
+/// A required string. Protobuf 3 cannot tell an empty string from an absent
+/// one, so an empty (or blank) one is reported as missing.
 fn nonempty(s: String, field: &'static str) -> Result<String, Reject> {
     if s.trim().is_empty() {
         Err(Reject::MissingField(field))
@@ -34,13 +36,33 @@ fn money(amount: f64, currency: &str, field: &'static str) -> Result<Money, Reje
 }
 
 /// Maps a protobuf enum number to a domain value: 0 (unspecified) and
-/// unknown numbers are refused. Domain values are in proto order from 1.
-fn enum_value<T: Copy>(n: i32, field: &'static str, all: &[T]) -> Result<T, Reject> {
+/// unknown numbers are refused, naming the allowed ones. Domain values are
+/// declared in proto order from 1 (a test holds the two in step).
+fn enum_value<T: Copy>(
+    n: i32,
+    field: &'static str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, Reject> {
     usize::try_from(n)
         .ok()
         .and_then(|i| i.checked_sub(1))
         .and_then(|i| all.get(i).copied())
-        .ok_or_else(|| invalid(field, format!("enum value {n} is unspecified or unknown")))
+        .ok_or_else(|| {
+            let allowed: Vec<String> = all
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("{} ({})", i + 1, name(*v)))
+                .collect();
+            let what = if n == 0 { "unspecified" } else { "unknown" };
+            invalid(
+                field,
+                format!(
+                    "enum value {n} is {what}; expected one of {}",
+                    allowed.join(", ")
+                ),
+            )
+        })
 }
 
 fn enum_number<T: PartialEq>(v: T, all: &[T]) -> i32 {
@@ -68,7 +90,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<PlayerEvent, Reject> {
     );
     let payload = match payload {
         P::Login(l) => Payload::Login {
-            channel: l.channel.filter(|c| !c.is_empty()),
+            channel: l.channel.filter(|c| !c.trim().is_empty()),
         },
         P::SessionEnd(s) => Payload::SessionEnd {
             duration_s: s.duration_s,
@@ -85,32 +107,47 @@ pub fn decode_event(bytes: &[u8]) -> Result<PlayerEvent, Reject> {
         }
         P::Deposit(d) => Payload::Deposit {
             amount: money(d.amount, &d.currency, "amount")?,
-            status: enum_value(d.status, "status", DepositStatus::ALL)?,
+            status: enum_value(
+                d.status,
+                "status",
+                DepositStatus::ALL,
+                DepositStatus::as_str,
+            )?,
         },
         P::Withdrawal(w) => Payload::Withdrawal {
             amount: money(w.amount, &w.currency, "amount")?,
-            status: enum_value(w.status, "status", WithdrawalStatus::ALL)?,
+            status: enum_value(
+                w.status,
+                "status",
+                WithdrawalStatus::ALL,
+                WithdrawalStatus::as_str,
+            )?,
         },
         P::Ticket(t) => Payload::Ticket {
             ticket_id: nonempty(t.ticket_id, "ticket_id")?,
-            action: enum_value(t.action, "action", TicketAction::ALL)?,
+            action: enum_value(t.action, "action", TicketAction::ALL, TicketAction::as_str)?,
         },
         P::LotteryTicket(l) => Payload::LotteryTicket {
             draw_id: nonempty(l.draw_id, "draw_id")?,
             amount: money(l.amount, &l.currency, "amount")?,
         },
         P::Bonus(b) => Payload::Bonus {
-            action: enum_value(b.action, "action", BonusAction::ALL)?,
-            amount: match b.amount {
-                Some(a) if !a.is_finite() || a < 0.0 => {
-                    return Err(invalid("amount", format!("must be >= 0, got {a}")));
-                }
-                a => a,
-            },
+            action: enum_value(b.action, "action", BonusAction::ALL, BonusAction::as_str)?,
+            amount: b.amount.map(|a| check::amount(a, "amount")).transpose()?,
         },
         P::Message(m) => Payload::Message {
-            channel: enum_value(m.channel, "channel", MessageChannel::ALL)?,
-            action: enum_value(m.action, "action", MessageAction::ALL)?,
+            channel: enum_value(
+                m.channel,
+                "channel",
+                MessageChannel::ALL,
+                MessageChannel::as_str,
+            )?,
+            action: enum_value(
+                m.action,
+                "action",
+                MessageAction::ALL,
+                MessageAction::as_str,
+            )?,
         },
         P::Nps(n) => {
             if n.score > 10 {
@@ -124,7 +161,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<PlayerEvent, Reject> {
             }
         }
         P::Rg(r) => Payload::Rg {
-            action: enum_value(r.action, "action", RgAction::ALL)?,
+            action: enum_value(r.action, "action", RgAction::ALL, RgAction::as_str)?,
         },
     };
     Ok(PlayerEvent {
@@ -213,27 +250,53 @@ pub fn encode_event(e: &PlayerEvent) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// Reads length-delimited frames (a varint length, then that many bytes).
+/// Reads length-delimited frames (a varint length, then that many bytes),
+/// the framing of `prost::Message::encode_length_delimited` and
+/// [`write_delimited`].
+///
+/// After the first error the iterator ends: once a length prefix is wrong,
+/// every later frame boundary is a guess.
 #[derive(Debug)]
 pub struct DelimitedReader<R> {
     inner: R,
     max_frame: usize,
+    failed: bool,
 }
 
 impl<R: BufRead> DelimitedReader<R> {
-    /// Frames over 16 MiB are refused as corrupt rather than allocated.
+    /// The largest frame accepted: a longer length prefix is taken for
+    /// corruption rather than allocated.
+    pub const MAX_FRAME: usize = 16 << 20;
+
+    /// Reads frames from `inner`.
     pub fn new(inner: R) -> Self {
         DelimitedReader {
             inner,
-            max_frame: 16 << 20,
+            max_frame: Self::MAX_FRAME,
+            failed: false,
+        }
+    }
+
+    /// The next byte, or `None` at the end of the stream.
+    fn byte(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            match self.inner.fill_buf() {
+                Ok([]) => return Ok(None),
+                Ok(buf) => {
+                    let b = buf[0];
+                    self.inner.consume(1);
+                    return Ok(Some(b));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
     }
 
     fn varint(&mut self) -> io::Result<Option<u64>> {
         let mut v = 0u64;
         for i in 0..10 {
-            let mut b = [0u8];
-            if self.inner.read(&mut b)? == 0 {
+            let Some(b) = self.byte()? else {
                 return if i == 0 {
                     Ok(None)
                 } else {
@@ -242,9 +305,9 @@ impl<R: BufRead> DelimitedReader<R> {
                         "stream ends inside a length prefix",
                     ))
                 };
-            }
-            v |= ((b[0] & 0x7f) as u64) << (7 * i);
-            if b[0] & 0x80 == 0 {
+            };
+            v |= ((b & 0x7f) as u64) << (7 * i);
+            if b & 0x80 == 0 {
                 return Ok(Some(v));
             }
         }
@@ -253,25 +316,36 @@ impl<R: BufRead> DelimitedReader<R> {
             "length prefix longer than 10 bytes",
         ))
     }
+
+    fn frame(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let Some(len) = self.varint()? else {
+            return Ok(None);
+        };
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|l| *l <= self.max_frame)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("frame of {len} bytes is larger than {}", self.max_frame),
+                )
+            })?;
+        let mut buf = vec![0u8; len];
+        self.inner.read_exact(&mut buf)?;
+        Ok(Some(buf))
+    }
 }
 
 impl<R: BufRead> Iterator for DelimitedReader<R> {
     type Item = io::Result<Vec<u8>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let len = match self.varint() {
-            Ok(Some(l)) => l as usize,
-            Ok(None) => return None,
-            Err(e) => return Some(Err(e)),
-        };
-        if len > self.max_frame {
-            return Some(Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("frame of {len} bytes is too large"),
-            )));
+        if self.failed {
+            return None;
         }
-        let mut buf = vec![0u8; len];
-        Some(self.inner.read_exact(&mut buf).map(|()| buf))
+        let frame = self.frame().transpose();
+        self.failed = matches!(frame, Some(Err(_)));
+        frame
     }
 }
 

@@ -1,6 +1,10 @@
 //! Player-state snapshots as protobuf `vigil.v1.PlayerSnapshot`: the
 //! changelog's records. Exact: every field, floats bit for bit. A snapshot
 //! whose arrays have the wrong length is refused, never guessed at.
+//!
+//! One is written per state change, so size matters (see
+//! `proto/vigil/v1/state.proto` for the choices); a regular player's
+//! snapshot is about 300 bytes, a new player's about 140.
 
 use prost::Message;
 use vigil_domain::config::WINDOW_DAYS;
@@ -34,11 +38,43 @@ pub enum SnapshotError {
     Range { field: &'static str, value: u64 },
 }
 
+/// A value whose every bit is zero: the state's "nothing here".
+trait Zero: Copy {
+    fn is_zero(&self) -> bool;
+}
+
+macro_rules! zero_int {
+    ($($t:ty),*) => {$(impl Zero for $t { fn is_zero(&self) -> bool { *self == 0 } })*};
+}
+zero_int!(u8, u16, u32);
+
+impl Zero for f32 {
+    /// By bits: -0.0 is not zero here, so it is written and survives.
+    fn is_zero(&self) -> bool {
+        self.to_bits() == 0
+    }
+}
+
+/// A fixed-size array for the wire: empty when every value is zero (most
+/// players have no open ticket or pending withdrawal), else all `N` values.
+fn packed<T: Zero, S>(v: &[T], conv: impl Fn(T) -> S) -> Vec<S> {
+    if v.iter().all(Zero::is_zero) {
+        Vec::new()
+    } else {
+        v.iter().map(|x| conv(*x)).collect()
+    }
+}
+
+/// Reads back what [`packed`] wrote: no values means all zero; any count
+/// other than 0 or `N` is refused.
 fn array<T: Copy + Default, const N: usize, S: Copy>(
     field: &'static str,
     v: &[S],
     conv: impl Fn(S) -> Result<T, SnapshotError>,
 ) -> Result<[T; N], SnapshotError> {
+    if v.is_empty() {
+        return Ok([T::default(); N]);
+    }
     if v.len() != N {
         return Err(SnapshotError::Length {
             field,
@@ -66,36 +102,41 @@ fn same<T>(v: T) -> Result<T, SnapshotError> {
     Ok(v)
 }
 
+/// An NPS memory slot shifted by one (mod 256), so the "no answer" marker
+/// [`NpsMemory::NONE`] (255) is stored as 0, which protobuf omits.
+fn nps_out(v: u8) -> u32 {
+    v.wrapping_add(1) as u32
+}
+
+fn nps_in(field: &'static str, v: u32) -> Result<u8, SnapshotError> {
+    Ok(narrow::<u8>(field)(v)?.wrapping_sub(1))
+}
+
 /// Encodes a snapshot.
 pub fn encode_snapshot(s: &PlayerSnapshot) -> Vec<u8> {
     let st = &s.state;
     let state = pb::PlayerState {
         head_day: st.window.head_day,
-        visits: st.window.visits.to_vec(),
-        bets: st.window.bets.iter().map(|&b| b as u32).collect(),
-        stake_cents: st.window.stake_cents.to_vec(),
+        visits: packed(&st.window.visits, |v| v),
+        bets: packed(&st.window.bets, u32::from),
+        stake_cents: packed(&st.window.stake_cents, |v| v),
         decay_at: st.decayed.at,
-        decay_short: st.decayed.short.to_vec(),
-        decay_long: st.decayed.long.to_vec(),
+        decay_short: packed(&st.decayed.short, |v| v),
+        decay_long: packed(&st.decayed.long, |v| v),
         first_seen: st.first_seen,
         last_event: st.last_event,
         last_active: st.last_active,
         typical_gap_secs: Some(st.typical_gap_secs),
         gaps: st.gaps as u32,
-        tickets: st
-            .tickets
-            .slots
-            .iter()
-            .flat_map(|&(id, at)| [id, at])
-            .collect(),
+        tickets: packed(&st.tickets.slots.map(|(id, at)| [id, at]).concat(), |v| v),
         tickets_replied: st.tickets.replied as u32,
-        withdrawals_requested_at: st.withdrawals.requested_at.to_vec(),
-        nps_latest: st.nps.latest as u32,
-        nps_previous: st.nps.previous as u32,
+        withdrawals_requested_at: packed(&st.withdrawals.requested_at, |v| v),
+        nps_latest: nps_out(st.nps.latest),
+        nps_previous: nps_out(st.nps.previous),
         nps_at: st.nps.at,
         rg_flags: st.rg.flags as u32,
         rg_at: st.rg.at,
-        recent_ids: st.recent_ids.ids.to_vec(),
+        recent_ids: packed(&st.recent_ids.ids, |v| v),
         recent_next: st.recent_ids.next as u32,
         score: Some(st.verdict.score),
         band: st.verdict.band as u32,
@@ -167,8 +208,8 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
             )?,
         },
         nps: NpsMemory {
-            latest: narrow::<u8>("nps_latest")(p.nps_latest)?,
-            previous: narrow::<u8>("nps_previous")(p.nps_previous)?,
+            latest: nps_in("nps_latest", p.nps_latest)?,
+            previous: nps_in("nps_previous", p.nps_previous)?,
             at: p.nps_at,
         },
         rg: RgState {

@@ -2,8 +2,12 @@
 
 use proptest::prelude::*;
 use vigil_codec::{json, output, proto, snapshot};
+use vigil_domain::decay::Decayed;
 use vigil_domain::event::*;
-use vigil_domain::state::PlayerState;
+use vigil_domain::state::{
+    Cooldowns, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds, RgState, Verdict,
+};
+use vigil_domain::window::DayWindow;
 use vigil_domain::*;
 
 fn code(line: &str) -> (&'static str, String) {
@@ -154,15 +158,21 @@ fn delimited_streams_round_trip() {
     );
 }
 
+/// Any amount the decoders accept: finite and not negative, including
+/// values with long binary expansions, so float formatting is exercised.
+fn amount() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        (0u32..10_000_000).prop_map(|c| c as f64 / 100.0),
+        0.0f64..1e12,
+        prop::num::f64::POSITIVE | prop::num::f64::ZERO,
+    ]
+}
+
 fn money() -> impl Strategy<Value = Money> {
-    (
-        0u32..10_000_000,
-        prop::sample::select(vec!["EUR", "USD", "SEK"]),
-    )
-        .prop_map(|(c, cur)| Money {
-            amount: c as f64 / 100.0,
-            currency: Currency::parse(cur).unwrap(),
-        })
+    (amount(), prop::sample::select(vec!["EUR", "USD", "SEK"])).prop_map(|(amount, cur)| Money {
+        amount,
+        currency: Currency::parse(cur).unwrap(),
+    })
 }
 
 fn pick<T: Copy + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = T> {
@@ -173,16 +183,16 @@ fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
         prop::option::of("[a-z]{1,8}").prop_map(|channel| Payload::Login { channel }),
         any::<u32>().prop_map(|duration_s| Payload::SessionEnd { duration_s }),
-        (money(), pick(Game::ALL), prop::option::of(0u32..1_000_000)).prop_map(
-            |(stake, game, win)| Payload::Bet {
+        (money(), pick(Game::ALL), prop::option::of(amount())).prop_map(|(stake, game, win)| {
+            Payload::Bet {
                 stake,
                 game,
-                win: win.map(|w| Money {
-                    amount: w as f64 / 100.0,
-                    currency: stake.currency
+                win: win.map(|amount| Money {
+                    amount,
+                    currency: stake.currency,
                 }),
             }
-        ),
+        }),
         (money(), pick(DepositStatus::ALL))
             .prop_map(|(amount, status)| Payload::Deposit { amount, status }),
         (money(), pick(WithdrawalStatus::ALL))
@@ -191,7 +201,7 @@ fn payload() -> impl Strategy<Value = Payload> {
             .prop_map(|(ticket_id, action)| Payload::Ticket { ticket_id, action }),
         ("[a-z0-9]{1,8}", money())
             .prop_map(|(draw_id, amount)| Payload::LotteryTicket { draw_id, amount }),
-        (pick(BonusAction::ALL), prop::option::of(0.0f64..1e6))
+        (pick(BonusAction::ALL), prop::option::of(amount()))
             .prop_map(|(action, amount)| Payload::Bonus { action, amount }),
         (pick(MessageChannel::ALL), pick(MessageAction::ALL))
             .prop_map(|(channel, action)| Payload::Message { channel, action }),
@@ -203,7 +213,7 @@ fn payload() -> impl Strategy<Value = Payload> {
 fn event() -> impl Strategy<Value = PlayerEvent> {
     (
         "[a-zA-Z0-9_-]{1,20}",
-        "[a-z0-9é\"\\\\ ]{1,12}",
+        "[a-z0-9é\"\\\\ \u{1F600}\u{7}/]{1,12}",
         "[a-z-]{1,10}",
         0i64..4_000_000_000_000,
         payload(),
@@ -217,88 +227,140 @@ fn event() -> impl Strategy<Value = PlayerEvent> {
         })
 }
 
+/// Any f32, with the awkward ones (NaN, infinities, -0.0, subnormals) often.
+fn f32_any() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        any::<f32>(),
+        Just(-0.0f32),
+        Just(f32::NAN),
+        Just(f32::from_bits(0x7fc0_1234)),
+        Just(f32::INFINITY),
+        Just(f32::MIN_POSITIVE / 4.0),
+    ]
+}
+
+fn band() -> impl Strategy<Value = Band> {
+    prop::sample::select(Band::ALL.to_vec())
+}
+
+/// Every field of the state drawn independently.
 fn state() -> impl Strategy<Value = PlayerState> {
-    (
+    let window = (
         any::<u32>(),
         prop::array::uniform28(any::<u8>()),
         prop::array::uniform28(any::<u16>()),
         prop::array::uniform28(any::<u32>()),
-        prop::array::uniform6(any::<f32>()),
-        prop::array::uniform6(any::<f32>()),
-        prop::array::uniform8(any::<u32>()),
-        (
-            any::<u32>(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<f32>(),
-            any::<u16>(),
-            any::<bool>(),
-            0u8..3,
-        ),
-    )
-        .prop_map(
-            |(head, visits, bets, stake, short, long, ids, (a, b, c, gap, gaps, ready, band))| {
-                let mut s = PlayerState::default();
-                s.window.head_day = head;
-                s.window.visits = visits;
-                s.window.bets = bets;
-                s.window.stake_cents = stake;
-                s.decayed.short = short;
-                s.decayed.long = long;
-                s.decayed.at = a;
-                s.recent_ids.ids = ids;
-                s.recent_ids.next = (b % 8) as u8;
-                s.first_seen = a;
-                s.last_event = b;
-                s.last_active = c;
-                s.typical_gap_secs = gap;
-                s.gaps = gaps;
-                s.tickets.slots = [(a, b), (c, a), (b, c)];
-                s.tickets.replied = (a % 8) as u8;
-                s.withdrawals.requested_at = [b, c];
-                s.nps.latest = (a % 11) as u8;
-                s.nps.at = c;
-                s.rg.flags = (b % 16) as u8;
-                s.verdict.score = gap;
-                s.verdict.band = Band::ALL[band as usize];
-                s.verdict.ready = ready;
-                s.verdict.evaluated_at = a;
-                s.cooldowns.band_change_at = b;
-                s.next_due = c;
-                s
+    );
+    let decayed = (
+        any::<u32>(),
+        prop::array::uniform6(f32_any()),
+        prop::array::uniform6(f32_any()),
+    );
+    let times = (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        f32_any(),
+        any::<u16>(),
+        any::<u32>(),
+    );
+    let memory = (
+        prop::array::uniform3((any::<u32>(), any::<u32>())),
+        any::<u8>(),
+        prop::array::uniform2(any::<u32>()),
+        (any::<u8>(), any::<u8>(), any::<u32>()),
+        (any::<u8>(), any::<u32>()),
+        (prop::array::uniform8(any::<u32>()), any::<u8>()),
+    );
+    let verdict = (
+        f32_any(),
+        band(),
+        any::<bool>(),
+        f32_any(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<bool>(),
+    );
+    let cooldowns = (any::<u32>(), band(), any::<u32>(), any::<u32>());
+    (window, decayed, times, memory, verdict, cooldowns).prop_map(
+        |(
+            (head_day, visits, bets, stake_cents),
+            (at, short, long),
+            (first_seen, last_event, last_active, typical_gap_secs, gaps, next_due),
+            (slots, replied, requested_at, (latest, previous, nps_at), (flags, rg_at), (ids, next)),
+            (score, band, ready, emitted_score, emitted_at, evaluated_at, dirty),
+            (band_change_at, alerted_band, usage_drop_at, inactivity_spell),
+        )| PlayerState {
+            window: DayWindow {
+                head_day,
+                visits,
+                bets,
+                stake_cents,
             },
-        )
+            decayed: Decayed { at, short, long },
+            first_seen,
+            last_event,
+            last_active,
+            typical_gap_secs,
+            gaps,
+            tickets: OpenTickets { slots, replied },
+            withdrawals: PendingWithdrawals { requested_at },
+            nps: NpsMemory {
+                latest,
+                previous,
+                at: nps_at,
+            },
+            rg: RgState { flags, at: rg_at },
+            recent_ids: RecentIds { ids, next },
+            verdict: Verdict {
+                score,
+                band,
+                ready,
+                emitted_score,
+                emitted_at,
+                evaluated_at,
+                dirty,
+            },
+            cooldowns: Cooldowns {
+                band_change_at,
+                alerted_band,
+                usage_drop_at,
+                inactivity_spell,
+            },
+            // Not part of a snapshot: the importing engine assigns its own.
+            brand: 0,
+            next_due,
+        },
+    )
 }
 
-/// Float fields compared by bits (NaN included), everything else by value.
+/// Bit-for-bit equality: float fields compared by their bits (so NaN
+/// payloads and -0.0 count), then everything else by `PartialEq` with the
+/// floats blanked, so a field added to the state later is compared too.
 fn same_state(a: &PlayerState, b: &PlayerState) -> bool {
-    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-    bits(&a.decayed.short) == bits(&b.decayed.short)
-        && bits(&a.decayed.long) == bits(&b.decayed.long)
-        && a.typical_gap_secs.to_bits() == b.typical_gap_secs.to_bits()
-        && a.verdict.score.to_bits() == b.verdict.score.to_bits()
-        && a.window == b.window
-        && a.recent_ids == b.recent_ids
-        && a.tickets == b.tickets
-        && a.withdrawals == b.withdrawals
-        && a.nps == b.nps
-        && a.rg == b.rg
-        && a.cooldowns == b.cooldowns
-        && (
-            a.first_seen,
-            a.last_event,
-            a.last_active,
-            a.gaps,
-            a.next_due,
-        ) == (
-            b.first_seen,
-            b.last_event,
-            b.last_active,
-            b.gaps,
-            b.next_due,
-        )
-        && (a.verdict.band, a.verdict.ready, a.verdict.evaluated_at)
-            == (b.verdict.band, b.verdict.ready, b.verdict.evaluated_at)
+    fn floats(s: &PlayerState) -> Vec<u32> {
+        s.decayed
+            .short
+            .iter()
+            .chain(&s.decayed.long)
+            .chain([
+                &s.typical_gap_secs,
+                &s.verdict.score,
+                &s.verdict.emitted_score,
+            ])
+            .map(|f| f.to_bits())
+            .collect()
+    }
+    fn blank(s: &PlayerState) -> PlayerState {
+        let mut s = s.clone();
+        s.decayed.short = [0.0; 6];
+        s.decayed.long = [0.0; 6];
+        s.typical_gap_secs = 0.0;
+        s.verdict.score = 0.0;
+        s.verdict.emitted_score = 0.0;
+        s
+    }
+    floats(a) == floats(b) && blank(a) == blank(b)
 }
 
 proptest! {
@@ -375,18 +437,645 @@ fn alerts_round_trip_through_both_encodings() {
 }
 
 #[test]
-fn snapshot_size_is_small_and_wrong_lengths_are_refused() {
-    let snap = PlayerSnapshot {
+fn snapshot_arrays_of_the_wrong_length_and_unknown_versions_are_refused() {
+    let mut snap = PlayerSnapshot {
         player_id: "p00012345".into(),
         brand: "casino-a".into(),
         state: PlayerState::default(),
     };
     let bytes = snapshot::encode_snapshot(&snap);
-    assert!(bytes.len() < 400, "{} bytes", bytes.len());
-    let mut msg: vigil_proto::v1::PlayerSnapshot = prost::Message::decode(&bytes[..]).unwrap();
-    msg.state.as_mut().unwrap().bets.pop();
-    let err = snapshot::decode_snapshot(&prost::Message::encode_to_vec(&msg)).unwrap_err();
-    assert!(err.to_string().contains("`bets`"), "{err}");
-    msg.version = 9;
-    assert!(snapshot::decode_snapshot(&prost::Message::encode_to_vec(&msg)).is_err());
+    assert!(bytes.len() < 50, "an empty state is {} bytes", bytes.len());
+    assert_eq!(snapshot::decode_snapshot(&bytes).unwrap(), snap);
+
+    snap.state.window.bets[3] = 7;
+    snap.state.decayed.short[5] = -0.0;
+    let bytes = snapshot::encode_snapshot(&snap);
+    let back = snapshot::decode_snapshot(&bytes).unwrap();
+    assert_eq!(back.state.window.bets, snap.state.window.bets);
+    assert_eq!(back.state.decayed.short[5].to_bits(), (-0.0f32).to_bits());
+
+    let msg: vigil_proto::v1::PlayerSnapshot = prost::Message::decode(&bytes[..]).unwrap();
+    let refused = |edit: &dyn Fn(&mut vigil_proto::v1::PlayerSnapshot)| {
+        let mut m = msg.clone();
+        edit(&mut m);
+        snapshot::decode_snapshot(&prost::Message::encode_to_vec(&m))
+            .unwrap_err()
+            .to_string()
+    };
+    let err = refused(&|m| {
+        m.state.as_mut().unwrap().bets.pop();
+    });
+    assert!(err.contains("`bets` has 27 values, expected 28"), "{err}");
+    let err = refused(&|m| m.state.as_mut().unwrap().bets.push(1));
+    assert!(err.contains("`bets`"), "{err}");
+    let err = refused(&|m| m.state.as_mut().unwrap().bets[0] = 70_000);
+    assert!(err.contains("`bets` is out of range"), "{err}");
+    let err = refused(&|m| m.state.as_mut().unwrap().band = 3);
+    assert!(err.contains("`band`"), "{err}");
+    let err = refused(&|m| m.state = None);
+    assert!(err.contains("no state"), "{err}");
+    let err = refused(&|m| m.version = 9);
+    assert!(err.contains("version 9"), "{err}");
+}
+
+fn base_event(payload: Payload) -> PlayerEvent {
+    PlayerEvent {
+        event_id: "e".into(),
+        player_id: "p".into(),
+        brand: "b".into(),
+        ts: Timestamp::from_secs(1_793_534_400),
+        payload,
+    }
+}
+
+#[test]
+fn json_refuses_non_objects_and_names_wrong_types() {
+    // serde would read an array as the struct's fields in order.
+    let as_array = r#"["e","p","b","2026-11-01T12:00:00Z","login",null,null,null,null,null,null,null,null,null,null,null,null]"#;
+    assert_eq!(code(as_array).0, "invalid_json");
+    assert_eq!(code("null").0, "invalid_json");
+    assert_eq!(code("").0, "invalid_json");
+    assert_eq!(code(r#"{"type":"login"} trailing"#).0, "invalid_json");
+    let (c, msg) = code(r#"{"type":"login","type":"bet"}"#);
+    assert!(
+        c == "invalid_json" && msg.contains("duplicate field `type`"),
+        "{msg}"
+    );
+    let not_utf8 = json::decode_event(b"{\"type\":\"login\",\"x\":\"\xff\"}").unwrap_err();
+    assert_eq!(not_utf8.code(), "invalid_json");
+    // Escapes in keys and values are read like any other.
+    let e = json::decode_event(
+        br#"{"event_id":"e\u0031","player_id":"p","brand":"b","ts":"2026-11-01T12:00:00Z","\u0074ype":"login"}"#,
+    )
+    .unwrap();
+    assert_eq!(e.event_id, "e1");
+    let base = r#""event_id":"e","player_id":"p","brand":"b","ts":"2026-11-01T12:00:00Z""#;
+    let (c, msg) = code(&format!(r#"{{{base},"type":7}}"#));
+    assert!(c == "invalid_field" && msg.contains("`type`"), "{msg}");
+    let (c, msg) = code(&format!(
+        r#"{{{base},"type":"session_end","duration_s":1.5}}"#
+    ));
+    assert!(
+        c == "invalid_field" && msg.contains("`duration_s`") && msg.contains("whole number"),
+        "{msg}"
+    );
+    let (c, msg) = code(&format!(
+        r#"{{{base},"type":"session_end","duration_s":-1}}"#
+    ));
+    assert!(
+        c == "invalid_field" && msg.contains("between 0 and"),
+        "{msg}"
+    );
+    let (c, msg) = code(&format!(
+        r#"{{{base},"type":"bet","stake":"12,50","currency":"EUR","game":"slots"}}"#
+    ));
+    assert!(
+        c == "invalid_field" && msg.contains("`stake`") && msg.contains("12,50"),
+        "{msg}"
+    );
+    let (c, msg) = code(&format!(
+        r#"{{{base},"type":"bet","stake":"NaN","currency":"EUR","game":"slots"}}"#
+    ));
+    assert!(c == "invalid_field" && msg.contains("finite"), "{msg}");
+    assert_eq!(
+        code(&format!(
+            r#"{{{base},"type":"bet","stake":1,"currency":"EUR"}}"#
+        ))
+        .1,
+        "missing required field `game`"
+    );
+    assert_eq!(
+        code(&format!(
+            r#"{{{base},"type":"bet","stake":1,"game":"slots"}}"#
+        ))
+        .1,
+        "missing required field `currency`"
+    );
+    let (c, msg) = code(&format!(r#"{{{base},"type":"rg","action":"panic"}}"#));
+    assert!(
+        c == "invalid_field"
+            && msg.contains("deposit_limit, cool_off, self_exclusion, reality_check"),
+        "{msg}"
+    );
+    let (c, msg) = code(&format!(
+        r#"{{{base},"type":"message","channel":["sms"],"action":"sent"}}"#
+    ));
+    assert!(
+        c == "invalid_field" && msg.contains("an object or array"),
+        "{msg}"
+    );
+    // A null is as good as absent.
+    assert_eq!(
+        code(&format!(r#"{{{base},"type":"nps","score":null}}"#)).1,
+        "missing required field `score`"
+    );
+}
+
+#[test]
+fn json_accepts_what_integrators_send() {
+    let base = r#""event_id":"e","player_id":"p","brand":"b","ts":"2026-11-01T13:00:00.5+01:00""#;
+    let e = json::decode_event(format!(r#"{{{base},"type":"login","channel":""}}"#).as_bytes())
+        .unwrap();
+    assert_eq!(e.payload, Payload::Login { channel: None });
+    assert_eq!(e.ts, Timestamp::from_millis(1_793_534_400_500));
+    let e = json::decode_event(
+        format!(r#"{{{base},"type":"nps","score":9.0,"channel":{{"nested":true}}}}"#).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(e.payload, Payload::Nps { score: 9 });
+    let e = json::decode_event(
+        format!(r#"{{"type":"bonus","action":"claimed",{base},"amount":" 5 "}}"#).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        e.payload,
+        Payload::Bonus {
+            action: BonusAction::Claimed,
+            amount: Some(5.0)
+        }
+    );
+}
+
+#[test]
+fn protobuf_timestamps_and_enums_are_checked() {
+    let bytes = proto::encode_event(&base_event(Payload::Rg {
+        action: RgAction::CoolOff,
+    }));
+    let mut msg: vigil_proto::v1::PlayerEvent = prost::Message::decode(&bytes[..]).unwrap();
+    msg.ts = None;
+    assert_eq!(
+        proto::decode_event(&prost::Message::encode_to_vec(&msg)).unwrap_err(),
+        Reject::MissingField("ts")
+    );
+    msg.ts = Some(prost_types::Timestamp {
+        seconds: 1_793_534_400,
+        nanos: -1,
+    });
+    assert_eq!(
+        proto::decode_event(&prost::Message::encode_to_vec(&msg))
+            .unwrap_err()
+            .code(),
+        "invalid_timestamp"
+    );
+    msg.ts = Some(prost_types::Timestamp {
+        seconds: 1_793_534_400,
+        nanos: 250_999_999,
+    });
+    msg.payload = Some(vigil_proto::v1::player_event::Payload::Rg(
+        vigil_proto::v1::Rg { action: 99 },
+    ));
+    let err = proto::decode_event(&prost::Message::encode_to_vec(&msg)).unwrap_err();
+    let msg_text = err.to_string();
+    assert!(
+        msg_text.contains("`action`")
+            && msg_text.contains("unknown")
+            && msg_text.contains("2 (cool_off)"),
+        "{msg_text}"
+    );
+    msg.payload = Some(vigil_proto::v1::player_event::Payload::Rg(
+        vigil_proto::v1::Rg { action: 2 },
+    ));
+    let e = proto::decode_event(&prost::Message::encode_to_vec(&msg)).unwrap();
+    assert_eq!(e.ts, Timestamp::from_millis(1_793_534_400_250));
+    assert_eq!(
+        e.payload,
+        Payload::Rg {
+            action: RgAction::CoolOff
+        }
+    );
+}
+
+#[test]
+fn protobuf_amounts_currencies_and_ranges_are_checked() {
+    use vigil_proto::v1::player_event::Payload as P;
+    let bad = |p: P| {
+        let mut msg: vigil_proto::v1::PlayerEvent = prost::Message::decode(
+            &proto::encode_event(&base_event(Payload::Nps { score: 1 }))[..],
+        )
+        .unwrap();
+        msg.payload = Some(p);
+        proto::decode_event(&prost::Message::encode_to_vec(&msg)).unwrap_err()
+    };
+    let bet = |stake: f64, currency: &str, game: &str| {
+        P::Bet(vigil_proto::v1::Bet {
+            stake,
+            currency: currency.into(),
+            game: game.into(),
+            win: None,
+        })
+    };
+    assert_eq!(bad(bet(1.0, "", "slots")), Reject::MissingField("currency"));
+    assert_eq!(bad(bet(1.0, "EUR", "")), Reject::MissingField("game"));
+    assert_eq!(bad(bet(f64::NAN, "EUR", "slots")).code(), "invalid_field");
+    assert_eq!(bad(bet(-1.0, "EUR", "slots")).code(), "invalid_field");
+    assert_eq!(bad(bet(1.0, "E1R", "slots")).code(), "invalid_field");
+    assert_eq!(
+        bad(P::Nps(vigil_proto::v1::Nps { score: 11 })).code(),
+        "invalid_field"
+    );
+    assert_eq!(
+        bad(P::Bonus(vigil_proto::v1::Bonus {
+            action: 1,
+            amount: Some(f64::INFINITY)
+        }))
+        .code(),
+        "invalid_field"
+    );
+    assert_eq!(
+        bad(P::Ticket(vigil_proto::v1::Ticket {
+            ticket_id: String::new(),
+            action: 1
+        })),
+        Reject::MissingField("ticket_id")
+    );
+}
+
+/// The protobuf decoder maps enum numbers by position in the domain's
+/// `ALL`: this holds the two declarations in step, by name.
+#[test]
+fn protobuf_enum_numbers_match_domain_wire_names() {
+    use vigil_proto::v1 as pb;
+    fn check(prefix: &str, wire: &str, name: Option<&str>) {
+        assert_eq!(
+            name,
+            Some(format!("{prefix}_{}", wire.to_ascii_uppercase()).as_str()),
+            "{prefix} {wire}"
+        );
+    }
+    let mut events = Vec::new();
+    for &s in DepositStatus::ALL {
+        events.push(Payload::Deposit {
+            amount: Money {
+                amount: 1.0,
+                currency: Currency::parse("EUR").unwrap(),
+            },
+            status: s,
+        });
+    }
+    for &s in WithdrawalStatus::ALL {
+        events.push(Payload::Withdrawal {
+            amount: Money {
+                amount: 1.0,
+                currency: Currency::parse("EUR").unwrap(),
+            },
+            status: s,
+        });
+    }
+    for &a in TicketAction::ALL {
+        events.push(Payload::Ticket {
+            ticket_id: "t".into(),
+            action: a,
+        });
+    }
+    for &a in BonusAction::ALL {
+        events.push(Payload::Bonus {
+            action: a,
+            amount: None,
+        });
+    }
+    for &c in MessageChannel::ALL {
+        for &a in MessageAction::ALL {
+            events.push(Payload::Message {
+                channel: c,
+                action: a,
+            });
+        }
+    }
+    for &a in RgAction::ALL {
+        events.push(Payload::Rg { action: a });
+    }
+    for p in events {
+        let bytes = proto::encode_event(&base_event(p.clone()));
+        let msg: pb::PlayerEvent = prost::Message::decode(&bytes[..]).unwrap();
+        let name = |n: Option<&'static str>| n;
+        match (&p, msg.payload.unwrap()) {
+            (Payload::Deposit { status, .. }, pb::player_event::Payload::Deposit(d)) => check(
+                "DEPOSIT_STATUS",
+                status.as_str(),
+                name(
+                    pb::DepositStatus::try_from(d.status)
+                        .ok()
+                        .map(|v| v.as_str_name()),
+                ),
+            ),
+            (Payload::Withdrawal { status, .. }, pb::player_event::Payload::Withdrawal(w)) => {
+                check(
+                    "WITHDRAWAL_STATUS",
+                    status.as_str(),
+                    pb::WithdrawalStatus::try_from(w.status)
+                        .ok()
+                        .map(|v| v.as_str_name()),
+                )
+            }
+            (Payload::Ticket { action, .. }, pb::player_event::Payload::Ticket(t)) => check(
+                "TICKET_ACTION",
+                action.as_str(),
+                pb::TicketAction::try_from(t.action)
+                    .ok()
+                    .map(|v| v.as_str_name()),
+            ),
+            (Payload::Bonus { action, .. }, pb::player_event::Payload::Bonus(b)) => check(
+                "BONUS_ACTION",
+                action.as_str(),
+                pb::BonusAction::try_from(b.action)
+                    .ok()
+                    .map(|v| v.as_str_name()),
+            ),
+            (Payload::Message { channel, action }, pb::player_event::Payload::Message(m)) => {
+                check(
+                    "MESSAGE_CHANNEL",
+                    channel.as_str(),
+                    pb::MessageChannel::try_from(m.channel)
+                        .ok()
+                        .map(|v| v.as_str_name()),
+                );
+                check(
+                    "MESSAGE_ACTION",
+                    action.as_str(),
+                    pb::MessageAction::try_from(m.action)
+                        .ok()
+                        .map(|v| v.as_str_name()),
+                );
+            }
+            (Payload::Rg { action }, pb::player_event::Payload::Rg(r)) => check(
+                "RG_ACTION",
+                action.as_str(),
+                pb::RgAction::try_from(r.action)
+                    .ok()
+                    .map(|v| v.as_str_name()),
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn delimited_frames_interoperate_with_prost_and_stop_at_corruption() {
+    let e = base_event(Payload::SessionEnd { duration_s: 600 });
+    let msg: vigil_proto::v1::PlayerEvent =
+        prost::Message::decode(&proto::encode_event(&e)[..]).unwrap();
+    let mut buf = prost::Message::encode_length_delimited_to_vec(&msg);
+    proto::write_delimited(&mut buf, &proto::encode_event(&e)).unwrap();
+    let frames: Vec<_> = proto::DelimitedReader::new(&buf[..])
+        .map(|f| proto::decode_event(&f.unwrap()).unwrap())
+        .collect();
+    assert_eq!(frames, vec![e.clone(), e]);
+
+    // A length prefix of 2^40 bytes: refused, and nothing read after it.
+    let mut bad = Vec::new();
+    prost::encoding::encode_varint(1 << 40, &mut bad);
+    bad.extend_from_slice(&buf);
+    let mut r = proto::DelimitedReader::new(&bad[..]);
+    let err = r.next().unwrap().unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(r.next().is_none());
+    // Eleven continuation bytes are no varint.
+    let mut r = proto::DelimitedReader::new(&[0xffu8; 11][..]);
+    assert!(r.next().unwrap().is_err());
+    assert!(r.next().is_none());
+}
+
+fn sample_reasons() -> Vec<Reason> {
+    vec![
+        Reason {
+            signal: Signal::Frequency,
+            value: 1.0 / 3.0,
+            baseline: 4.5,
+            change_pct: Some(-92.592_592_592),
+            contribution: -12.345_678,
+        },
+        Reason {
+            signal: Signal::Recency,
+            value: 2.0,
+            baseline: 0.0,
+            change_pct: None,
+            contribution: -0.001,
+        },
+    ]
+}
+
+#[test]
+fn score_records_round_trip_and_json_is_rounded() {
+    let s = ScoreRecord {
+        player_id: "p1".into(),
+        brand: "casino-a".into(),
+        ts: Timestamp::from_secs(1_793_534_400),
+        score: 55.555,
+        band: Band::Red,
+        baseline_ready: true,
+        reasons: sample_reasons(),
+    };
+    assert_eq!(
+        output::decode_score_proto(&output::score_to_proto(&s)).unwrap(),
+        s,
+        "protobuf keeps full precision"
+    );
+    let json = output::score_to_json(&s);
+    assert_eq!(
+        json,
+        r#"{"player_id":"p1","brand":"casino-a","ts":"2026-11-01T12:00:00Z","score":55.56,"band":"red","baseline_ready":true,"reasons":[{"signal":"frequency","value":0.33,"baseline":4.5,"change_pct":-92.59,"contribution":-12.35},{"signal":"recency","value":2.0,"baseline":0.0,"change_pct":null,"contribution":0.0}]}"#
+    );
+    let back = output::decode_score_json(json.as_bytes()).unwrap();
+    assert_eq!(back.score, 55.56);
+    assert_eq!(back.reasons[0].change_pct, Some(-92.59));
+    assert_eq!(back.reasons[1].change_pct, None);
+    for enc in [output::Encoding::Json, output::Encoding::Protobuf] {
+        let bytes = output::encode_score(&s, enc);
+        assert_eq!(output::decode_score(&bytes, enc).unwrap().band, Band::Red);
+    }
+}
+
+#[test]
+fn alert_decoders_refuse_unknown_values() {
+    let a = Alert {
+        alert_id: "a".into(),
+        player_id: "p".into(),
+        brand: "b".into(),
+        kind: AlertKind::Inactivity,
+        ts: Timestamp::from_secs(1),
+        score: 10.0,
+        prev_score: 20.0,
+        band: Band::Red,
+        prev_band: Band::Yellow,
+        reasons: sample_reasons(),
+    };
+    for enc in [output::Encoding::Json, output::Encoding::Protobuf] {
+        let back = output::decode_alert(&output::encode_alert(&a, enc), enc).unwrap();
+        assert_eq!(
+            (back.kind, back.band, back.prev_band),
+            (a.kind, a.band, a.prev_band)
+        );
+    }
+    let json = output::alert_to_json(&a).replace("\"red\"", "\"purple\"");
+    assert!(output::decode_alert_json(json.as_bytes()).is_err());
+    let json = output::alert_to_json(&a).replace("\"frequency\"", "\"vibes\"");
+    assert!(output::decode_alert_json(json.as_bytes()).is_err());
+    let mut msg: vigil_proto::v1::Alert =
+        prost::Message::decode(&output::alert_to_proto(&a)[..]).unwrap();
+    msg.band = i32::MIN;
+    assert!(output::decode_alert_proto(&prost::Message::encode_to_vec(&msg)).is_err());
+    msg.band = 3;
+    msg.kind = vigil_proto::v1::AlertKind::SlaBreach as i32;
+    assert!(output::decode_alert_proto(&prost::Message::encode_to_vec(&msg)).is_err());
+}
+
+#[test]
+fn encodings_parse_from_config_and_strings() {
+    use output::Encoding;
+    assert_eq!("json".parse::<Encoding>(), Ok(Encoding::Json));
+    assert_eq!("protobuf".parse::<Encoding>(), Ok(Encoding::Protobuf));
+    assert!("xml".parse::<Encoding>().is_err());
+    assert_eq!(
+        serde_json::from_str::<Encoding>(r#""protobuf""#).unwrap(),
+        Encoding::Protobuf
+    );
+    assert_eq!(serde_json::to_string(&Encoding::Json).unwrap(), r#""json""#);
+    assert_eq!(Encoding::Protobuf.to_string(), "protobuf");
+}
+
+/// A regular player's four weeks: daily visits and bets, deposits, a few
+/// messages and tickets, an NPS answer. The resulting snapshot is what the
+/// changelog mostly carries.
+fn typical_snapshot() -> PlayerSnapshot {
+    let mut engine = Engine::new(EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    let eur = Currency::parse("EUR").unwrap();
+    let start = Timestamp::from_secs(1_793_534_400).as_millis();
+    let mut n = 0u64;
+    let mut push = |engine: &mut Engine, day: i64, minute: i64, payload: Payload| {
+        n += 1;
+        let e = PlayerEvent {
+            event_id: format!("e{n}"),
+            player_id: "p00012345".into(),
+            brand: "casino-a".into(),
+            ts: Timestamp::from_millis(start + day * 86_400_000 + minute * 60_000),
+            payload,
+        };
+        engine.ingest(e, &mut out).unwrap();
+    };
+    for day in 0..28 {
+        push(&mut engine, day, 0, Payload::Login { channel: None });
+        for bet in 0..(10 + day % 7) {
+            push(
+                &mut engine,
+                day,
+                1 + bet,
+                Payload::Bet {
+                    stake: Money {
+                        amount: 0.5 + (bet % 5) as f64,
+                        currency: eur,
+                    },
+                    game: Game::Slots,
+                    win: Some(Money {
+                        amount: (bet % 3) as f64,
+                        currency: eur,
+                    }),
+                },
+            );
+        }
+        if day % 3 == 0 {
+            push(
+                &mut engine,
+                day,
+                30,
+                Payload::Deposit {
+                    amount: Money {
+                        amount: 50.0,
+                        currency: eur,
+                    },
+                    status: DepositStatus::Ok,
+                },
+            );
+        }
+        if day % 7 == 2 {
+            push(
+                &mut engine,
+                day,
+                40,
+                Payload::Message {
+                    channel: MessageChannel::Email,
+                    action: MessageAction::Sent,
+                },
+            );
+            push(
+                &mut engine,
+                day,
+                50,
+                Payload::Message {
+                    channel: MessageChannel::Email,
+                    action: MessageAction::Opened,
+                },
+            );
+        }
+        if day % 10 == 5 {
+            for (minute, action) in [(60, TicketAction::Opened), (200, TicketAction::Resolved)] {
+                push(
+                    &mut engine,
+                    day,
+                    minute,
+                    Payload::Ticket {
+                        ticket_id: format!("t{day}"),
+                        action,
+                    },
+                );
+            }
+        }
+        push(
+            &mut engine,
+            day,
+            90,
+            Payload::SessionEnd { duration_s: 5400 },
+        );
+    }
+    push(&mut engine, 27, 100, Payload::Nps { score: 8 });
+    engine.flush(&mut out);
+    engine.export("casino-a", "p00012345").unwrap()
+}
+
+#[test]
+fn snapshot_of_a_typical_player_is_small_and_exact() {
+    let snap = typical_snapshot();
+    let bytes = snapshot::encode_snapshot(&snap);
+    // 304 bytes when written (the daily stake figures are the largest
+    // part); the bound leaves the state a little room to grow.
+    assert!(bytes.len() <= 330, "{} bytes", bytes.len());
+    let back = snapshot::decode_snapshot(&bytes).unwrap();
+    assert_eq!(back.player_id, snap.player_id);
+    assert_eq!(back.brand, snap.brand);
+    assert!(same_state(
+        &back.state,
+        &PlayerState {
+            brand: 0,
+            ..snap.state
+        }
+    ));
+}
+
+/// Valid encodings with bytes flipped or cut: the decoders refuse or
+/// accept, but never panic.
+fn mutated(bytes: Vec<u8>, flips: Vec<(usize, u8)>, cut: usize) -> Vec<u8> {
+    let mut b = bytes;
+    for (at, x) in flips {
+        if !b.is_empty() {
+            let i = at % b.len();
+            b[i] ^= x;
+        }
+    }
+    let keep = b.len().saturating_sub(cut % 4);
+    b.truncate(keep);
+    b
+}
+
+proptest! {
+    #[test]
+    fn decoders_never_panic_on_mutated_encodings(
+        e in event(),
+        flips in prop::collection::vec((any::<usize>(), 1u8..), 0..4),
+        cut in any::<usize>(),
+    ) {
+        let _ = json::decode_event(&mutated(json::encode_event(&e).into_bytes(), flips.clone(), cut));
+        let _ = proto::decode_event(&mutated(proto::encode_event(&e), flips.clone(), cut));
+        let snap = PlayerSnapshot { player_id: e.player_id, brand: e.brand, state: PlayerState::default() };
+        let _ = snapshot::decode_snapshot(&mutated(snapshot::encode_snapshot(&snap), flips, cut));
+    }
 }

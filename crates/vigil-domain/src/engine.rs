@@ -16,6 +16,7 @@ use hashbrown::HashTable;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::band::Band;
+use crate::changes::{EngineClock, Pending, PlayerRecord};
 use crate::config::{ConfigError, EngineConfig, WINDOW_DAYS};
 use crate::event::{Payload, PlayerEvent};
 use crate::money::{Money, RateTable};
@@ -93,6 +94,9 @@ struct Staged {
     player_id: String,
     brand: String,
     fact: Fact,
+    /// When it was staged, in the engine's staging count: tells which
+    /// staged events [`Engine::take_changes`] has not handed out yet.
+    seq: u64,
 }
 
 impl Staged {
@@ -146,6 +150,13 @@ pub struct Engine {
     max_seen: Timestamp,
     clock: Timestamp,
     stats: EngineStats,
+    /// Players whose state changed since the last [`Engine::take_changes`],
+    /// once each (the bit set says who is listed).
+    changed: Vec<u32>,
+    changed_bits: Vec<u64>,
+    /// Events staged so far, and the count at the last `take_changes`.
+    staged_seq: u64,
+    taken_seq: u64,
 }
 
 /// The key of the player index: engine-local (brand ids are per engine),
@@ -186,6 +197,10 @@ impl Engine {
             max_seen: Timestamp::MIN,
             clock: Timestamp::MIN,
             stats: EngineStats::default(),
+            changed: Vec::new(),
+            changed_bits: Vec::new(),
+            staged_seq: 0,
+            taken_seq: 0,
         })
     }
 
@@ -219,6 +234,23 @@ impl Engine {
     /// events released by it) are appended to `out`. Refused events change
     /// nothing and say why.
     pub fn ingest(&mut self, event: PlayerEvent, out: &mut Vec<Output>) -> Result<(), Reject> {
+        self.take_in(event, true, out)
+    }
+
+    /// Takes an event that restored state already holds (see
+    /// [`crate::changes`]): validated and moving time exactly as
+    /// [`Engine::ingest`] would, so timers and the reorder buffer behave as
+    /// in the original run, but changing no player.
+    pub fn skip(&mut self, event: PlayerEvent, out: &mut Vec<Output>) -> Result<(), Reject> {
+        self.take_in(event, false, out)
+    }
+
+    fn take_in(
+        &mut self,
+        event: PlayerEvent,
+        keep: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Reject> {
         if !event.ts.in_range() {
             return Err(Reject::TimestampOutOfRange(
                 event.ts.as_millis().to_string(),
@@ -231,19 +263,23 @@ impl Engine {
             });
         }
         let fact = self.fact(&event.payload)?;
-        let staged = Staged {
-            ts: event.ts,
-            id_hash: xxh3_64(event.event_id.as_bytes()),
-            player_id: event.player_id,
-            brand: event.brand,
-            fact,
-        };
-        if staged.ts <= self.clock && self.clock > Timestamp::MIN {
-            self.stats.late += 1;
-            let now = self.clock;
-            self.apply(staged, now, out)?;
-        } else {
-            self.pending.push(Reverse(staged));
+        if keep {
+            self.staged_seq += 1;
+            let staged = Staged {
+                ts: event.ts,
+                id_hash: xxh3_64(event.event_id.as_bytes()),
+                player_id: event.player_id,
+                brand: event.brand,
+                fact,
+                seq: self.staged_seq,
+            };
+            if staged.ts <= self.clock && self.clock > Timestamp::MIN {
+                self.stats.late += 1;
+                let now = self.clock;
+                self.apply(staged, now, out)?;
+            } else {
+                self.pending.push(Reverse(staged));
+            }
         }
         self.max_seen = self.max_seen.max(event.ts);
         let watermark = Timestamp::from_millis(self.max_seen.as_millis() - self.lateness_ms);
@@ -392,6 +428,7 @@ impl Engine {
 
     fn apply(&mut self, s: Staged, now: Timestamp, out: &mut Vec<Output>) -> Result<(), Reject> {
         let idx = self.find_or_insert(&s.brand, &s.player_id, s.ts)?;
+        self.mark_changed(idx);
         let state = &mut self.players[idx as usize].state;
         if !state.recent_ids.insert(s.id_hash) {
             self.stats.duplicates += 1;
@@ -417,6 +454,119 @@ impl Engine {
             self.schedule(idx, due);
         }
         self.evaluate(idx, now, out);
+        Ok(())
+    }
+
+    fn mark_changed(&mut self, idx: u32) {
+        let (word, bit) = ((idx / 64) as usize, 1u64 << (idx % 64));
+        if word >= self.changed_bits.len() {
+            self.changed_bits.resize(word + 1, 0);
+        }
+        if self.changed_bits[word] & bit == 0 {
+            self.changed_bits[word] |= bit;
+            self.changed.push(idx);
+        }
+    }
+
+    /// Hands out, once, a record of every player whose state changed or who
+    /// got new events in the reorder buffer since the last call. Each record
+    /// is the player's whole current part of the engine (see
+    /// [`crate::changes`]), so the latest record of a player is all a
+    /// restore needs.
+    pub fn take_changes(&mut self, out: &mut Vec<PlayerRecord>) {
+        let start = out.len();
+        let mut slots: hashbrown::HashMap<(&str, &str), usize> = hashbrown::HashMap::new();
+        for &idx in &self.changed {
+            let p = &self.players[idx as usize];
+            let brand: &str = &self.brands[p.state.brand as usize];
+            slots.insert((brand, p.id.as_str()), out.len());
+            out.push(PlayerRecord {
+                player_id: p.id.to_string(),
+                brand: brand.to_owned(),
+                state: Some(p.state.clone()),
+                pending: Vec::new(),
+            });
+        }
+        if !self.pending.is_empty() {
+            for Reverse(s) in self.pending.iter() {
+                if s.seq > self.taken_seq {
+                    let key = (s.brand.as_str(), s.player_id.as_str());
+                    if !slots.contains_key(&key) {
+                        slots.insert(key, out.len());
+                        out.push(PlayerRecord {
+                            player_id: s.player_id.clone(),
+                            brand: s.brand.clone(),
+                            state: self
+                                .find(&s.brand, &s.player_id)
+                                .map(|i| self.players[i as usize].state.clone()),
+                            pending: Vec::new(),
+                        });
+                    }
+                }
+            }
+            if out.len() > start {
+                for Reverse(s) in self.pending.iter() {
+                    if let Some(&slot) = slots.get(&(s.brand.as_str(), s.player_id.as_str())) {
+                        out[slot].pending.push(Pending {
+                            ts: s.ts,
+                            id_hash: s.id_hash,
+                            fact: s.fact,
+                        });
+                    }
+                }
+                for r in &mut out[start..] {
+                    r.pending.sort_by_key(|p| (p.ts, p.id_hash));
+                }
+            }
+        }
+        for idx in self.changed.drain(..) {
+            self.changed_bits[(idx / 64) as usize] = 0;
+        }
+        self.taken_seq = self.staged_seq;
+    }
+
+    /// The engine's time, to be restored with [`Engine::restore_clock`].
+    pub fn clock_state(&self) -> EngineClock {
+        EngineClock {
+            max_seen: self.max_seen,
+            clock: self.clock,
+        }
+    }
+
+    /// Sets the time of a fresh engine being restored. Nothing fires: the
+    /// restored players' timers are due after it.
+    pub fn restore_clock(&mut self, c: EngineClock) {
+        self.max_seen = self.max_seen.max(c.max_seen);
+        self.clock = self.clock.max(c.clock);
+    }
+
+    /// Restores a player from a record of [`Engine::take_changes`],
+    /// replacing its state and adding its pending events to the reorder
+    /// buffer. Restored events count as handed out already.
+    pub fn restore(&mut self, rec: PlayerRecord) -> Result<(), Reject> {
+        let PlayerRecord {
+            player_id,
+            brand,
+            state,
+            pending,
+        } = rec;
+        for p in pending {
+            self.pending.push(Reverse(Staged {
+                ts: p.ts,
+                id_hash: p.id_hash,
+                player_id: player_id.clone(),
+                brand: brand.clone(),
+                fact: p.fact,
+                seq: 0,
+            }));
+        }
+        if let Some(state) = state {
+            self.import(PlayerSnapshot {
+                player_id,
+                brand,
+                state,
+            })?;
+        }
         Ok(())
     }
 
@@ -483,6 +633,7 @@ impl Engine {
     }
 
     fn on_timer(&mut self, idx: u32, due: u32, out: &mut Vec<Output>) {
+        self.mark_changed(idx);
         let rescore = self.cfg.rescore_interval.as_secs() as u32;
         let st = &self.players[idx as usize].state;
         let now = due.max(st.last_event);

@@ -7,6 +7,7 @@
 //! always give the same outputs.
 
 pub mod band;
+pub mod changes;
 pub mod config;
 pub mod decay;
 pub mod engine;
@@ -20,6 +21,7 @@ pub mod time;
 pub mod window;
 
 pub use band::Band;
+pub use changes::{EngineClock, Pending, PlayerRecord};
 pub use config::{ConfigError, EngineConfig};
 pub use engine::{Engine, EngineStats, PlayerSnapshot, PlayerView};
 pub use event::{EventType, Payload, PlayerEvent};

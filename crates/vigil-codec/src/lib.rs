@@ -3,8 +3,10 @@
 //! - [`json`] and [`proto`]: event decoders that refuse bad input with a
 //!   precise [`vigil_domain::Reject`] (and never panic), and encoders.
 //! - [`output`]: alerts and score records as JSON or protobuf.
-//! - [`snapshot`]: player state for the changelog.
+//! - [`snapshot`]: player state as protobuf.
+//! - [`changelog`]: the changelog's records (state, pending events, clock).
 
+pub mod changelog;
 mod check;
 pub mod json;
 pub mod output;

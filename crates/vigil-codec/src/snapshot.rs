@@ -114,8 +114,32 @@ fn nps_in(field: &'static str, v: u32) -> Result<u8, SnapshotError> {
 
 /// Encodes a snapshot.
 pub fn encode_snapshot(s: &PlayerSnapshot) -> Vec<u8> {
-    let st = &s.state;
-    let state = pb::PlayerState {
+    pb::PlayerSnapshot {
+        version: VERSION,
+        player_id: s.player_id.clone(),
+        brand: s.brand.clone(),
+        state: Some(state_to_pb(&s.state)),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a snapshot written by [`encode_snapshot`].
+pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
+    let s = pb::PlayerSnapshot::decode(bytes)?;
+    if s.version != VERSION {
+        return Err(SnapshotError::Version(s.version));
+    }
+    let state = state_from_pb(s.state.ok_or(SnapshotError::MissingState)?)?;
+    Ok(PlayerSnapshot {
+        player_id: s.player_id,
+        brand: s.brand,
+        state,
+    })
+}
+
+/// The state as its protobuf message (shared with the changelog records).
+pub(crate) fn state_to_pb(st: &PlayerState) -> pb::PlayerState {
+    pb::PlayerState {
         head_day: st.window.head_day,
         visits: packed(&st.window.visits, |v| v),
         bets: packed(&st.window.bets, u32::from),
@@ -150,23 +174,12 @@ pub fn encode_snapshot(s: &PlayerSnapshot) -> Vec<u8> {
         usage_drop_at: st.cooldowns.usage_drop_at,
         inactivity_spell: st.cooldowns.inactivity_spell,
         next_due: st.next_due,
-    };
-    pb::PlayerSnapshot {
-        version: VERSION,
-        player_id: s.player_id.clone(),
-        brand: s.brand.clone(),
-        state: Some(state),
     }
-    .encode_to_vec()
 }
 
-/// Decodes a snapshot written by [`encode_snapshot`].
-pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
-    let s = pb::PlayerSnapshot::decode(bytes)?;
-    if s.version != VERSION {
-        return Err(SnapshotError::Version(s.version));
-    }
-    let p = s.state.ok_or(SnapshotError::MissingState)?;
+/// The state from its protobuf message, refusing wrong array lengths and
+/// out-of-range values.
+pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotError> {
     let tickets: [u32; 6] = array("tickets", &p.tickets, same)?;
     let band = Band::ALL
         .get(p.band as usize)
@@ -175,7 +188,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
             field: "band",
             value: p.band as u64,
         })?;
-    let state = PlayerState {
+    Ok(PlayerState {
         window: DayWindow {
             head_day: p.head_day,
             visits: array::<u8, WINDOW_DAYS, u8>("visits", &p.visits, same)?,
@@ -243,10 +256,5 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
         // Brand indexes are per engine; the importing engine assigns its own.
         brand: 0,
         next_due: p.next_due,
-    };
-    Ok(PlayerSnapshot {
-        player_id: s.player_id,
-        brand: s.brand,
-        state,
     })
 }

@@ -204,8 +204,9 @@ async fn restart_after_a_crash_loses_no_alert_and_repeats_are_identifiable() {
     produce(&setup.input, second).await;
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
-    // It rebuilds state from the start of the topic, then carries on.
-    vigil.wait_consumed(records.len(), READ).await;
+    // It restores state from the changelog, then carries on from the
+    // committed offsets.
+    vigil.wait_committed(&setup, records.len(), READ).await;
     let (status, log) = vigil.terminate();
     assert!(status.success(), "{log}");
 

@@ -182,6 +182,7 @@ pub struct Setup {
     pub scores: String,
     pub offers: String,
     pub dlq: String,
+    pub changelog: String,
     pub group: String,
     pub partitions: i32,
     pub input_encoding: &'static str,
@@ -198,6 +199,7 @@ impl Setup {
             scores: unique("scores"),
             offers: unique("offers"),
             dlq: unique("dlq"),
+            changelog: unique("changelog"),
             group: unique("vigil"),
             partitions,
             input_encoding: "json",
@@ -221,6 +223,7 @@ alerts = {{ name = "{alerts}", encoding = "{aenc}" }}
 scores = {{ name = "{scores}" }}
 offers = {{ name = "{offers}" }}
 dead_letter = "{dlq}"
+changelog = "{changelog}"
 [pipeline]
 idle_advance = "{idle}"
 max_batch = 500
@@ -236,6 +239,7 @@ listen = "127.0.0.1:{http_port}"
             scores = self.scores,
             offers = self.offers,
             dlq = self.dlq,
+            changelog = self.changelog,
             idle = self.idle_advance,
         )
     }
@@ -322,6 +326,26 @@ impl Vigil {
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the group has committed `n` offsets in all (every input
+    /// message handled and its work acknowledged).
+    pub async fn wait_committed(&self, setup: &Setup, n: usize, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let done: i64 = committed(&setup.group, &setup.input, setup.partitions)
+                .values()
+                .sum();
+            if done as usize >= n {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "committed {done} of {n} in {timeout:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 

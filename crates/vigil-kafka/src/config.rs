@@ -97,7 +97,10 @@ pub struct TopicsConfig {
     pub offers: OutputTopic,
     /// Undecodable or invalid input, with the reason in headers.
     pub dead_letter: String,
-    /// Create missing output and dead-letter topics at start.
+    /// Player state, one compacted record per player, partitioned like the
+    /// inputs (used when `pipeline.state_rebuild = "changelog"`).
+    pub changelog: String,
+    /// Create missing output, changelog and dead-letter topics at start.
     pub create_missing: bool,
     /// Replication factor for topics vigil creates.
     pub replication_factor: i32,
@@ -114,6 +117,7 @@ impl Default for TopicsConfig {
             scores: OutputTopic::new("vigil.scores"),
             offers: OutputTopic::new("vigil.offers"),
             dead_letter: "vigil.dead-letter".to_owned(),
+            changelog: "vigil.changelog".to_owned(),
             create_missing: true,
             replication_factor: 1,
         }
@@ -134,17 +138,21 @@ pub struct PipelineConfig {
     /// alert. `0s` turns it off (useful when replaying history).
     #[serde(with = "humantime_serde")]
     pub idle_advance: Duration,
-    /// Give up on a broker acknowledgement after this long and retry the
-    /// batch's outputs.
+    /// Give up on a broker acknowledgement after this long: an output is
+    /// sent again, a changelog write stops the pipeline (its order matters;
+    /// the restart restores and redoes the work). Long enough by default to
+    /// ride out a broker pause or a leader election.
     #[serde(with = "humantime_serde")]
     pub delivery_timeout: Duration,
     /// Publish score records (alerts are always published).
     pub publish_scores: bool,
-    /// Where a newly assigned partition starts: `earliest` rebuilds player
-    /// state from the whole retained input and publishes only what comes
-    /// after the committed offset (no history is lost across restarts);
-    /// `committed` starts there with empty state (fast, but players restart
-    /// without a baseline).
+    /// How a newly assigned partition gets its players' state:
+    /// `changelog` restores it from the changelog topic and reads the input
+    /// from the committed offset (exact, and fast to take over);
+    /// `earliest` rebuilds it from the whole retained input and publishes
+    /// only what comes after the committed offset (needs the input's
+    /// retention to cover the players' history); `committed` starts there
+    /// with empty state (players restart without a baseline).
     pub state_rebuild: crate::context::StartFrom,
 }
 
@@ -154,9 +162,9 @@ impl Default for PipelineConfig {
             max_batch: 10_000,
             poll_timeout: Duration::from_millis(100),
             idle_advance: Duration::from_secs(5),
-            delivery_timeout: Duration::from_secs(30),
+            delivery_timeout: Duration::from_secs(120),
             publish_scores: true,
-            state_rebuild: crate::context::StartFrom::Earliest,
+            state_rebuild: crate::context::StartFrom::Changelog,
         }
     }
 }
@@ -219,6 +227,7 @@ impl TopicsConfig {
             ("topics.scores.name", &self.scores.name),
             ("topics.offers.name", &self.offers.name),
             ("topics.dead_letter", &self.dead_letter),
+            ("topics.changelog", &self.changelog),
         ] {
             if name.trim().is_empty() {
                 return Err(err(key, "must not be empty"));

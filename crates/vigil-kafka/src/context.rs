@@ -29,30 +29,48 @@ pub enum Ownership {
     Revoked,
 }
 
-/// Where an assigned partition starts reading.
+/// How an assigned partition gets its players' state, and so where it
+/// starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StartFrom {
+    /// Restored from the changelog; the input is read from the committed
+    /// offset.
+    #[default]
+    Changelog,
     /// From the earliest retained offset, rebuilding player state from the
     /// input and publishing only what comes after the committed offset.
-    #[default]
     Earliest,
     /// From the committed offset, with empty state.
     Committed,
 }
 
+/// Work to finish, inside the rebalance, before partitions are given up:
+/// publish and commit what was done for them while this instance still
+/// owns them.
+pub(crate) type RevokeHook = Box<dyn Fn(&BaseConsumer<VigilContext>) + Send + Sync>;
+
 /// Consumer callbacks shared with the pipeline loop.
-#[derive(Debug)]
 pub struct VigilContext {
     pub(crate) ownership: Mutex<Vec<Ownership>>,
     pub(crate) start_from: StartFrom,
+    on_revoke: RevokeHook,
+}
+
+impl std::fmt::Debug for VigilContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VigilContext")
+            .field("start_from", &self.start_from)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VigilContext {
-    pub(crate) fn new(start_from: StartFrom) -> Self {
+    pub(crate) fn new(start_from: StartFrom, on_revoke: RevokeHook) -> Self {
         VigilContext {
             ownership: Mutex::new(Vec::new()),
             start_from,
+            on_revoke,
         }
     }
 
@@ -121,8 +139,8 @@ impl ConsumerContext for VigilContext {
                             _ => None,
                         });
                     let offset = match (self.start_from, committed) {
-                        (StartFrom::Committed, Some(o)) => Offset::Offset(o),
-                        _ => Offset::Beginning,
+                        (StartFrom::Earliest, _) | (_, None) => Offset::Beginning,
+                        (_, Some(o)) => Offset::Offset(o),
                     };
                     if let Err(err) = start.add_partition_offset(e.topic(), e.partition(), offset) {
                         tracing::error!(%err, "cannot set start offset");
@@ -142,6 +160,7 @@ impl ConsumerContext for VigilContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 metrics::counter!(m::REBALANCES, "kind" => "revoke").increment(1);
                 tracing::info!(partitions = tpl.count(), "partitions revoked");
+                (self.on_revoke)(consumer);
                 if let Err(e) = consumer.unassign() {
                     tracing::error!(error = %e, "unassign failed");
                 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod context;
 pub mod metrics;
 pub mod pipeline;
+pub mod restore;
 pub mod topics;
 
 pub use config::{InputTopic, KafkaConfig, OutputTopic, PipelineConfig, TopicsConfig};

@@ -28,6 +28,13 @@ pub const COMMITS: &str = "vigil_offset_commits_total";
 pub const BATCHES: &str = "vigil_batches_total";
 pub const BATCH_SECONDS: &str = "vigil_batch_duration_seconds";
 pub const PENDING_EVENTS: &str = "vigil_reorder_buffer_events";
+pub const CHANGELOG_RECORDS: &str = "vigil_changelog_records_total";
+pub const CHANGELOG_BYTES: &str = "vigil_changelog_bytes_total";
+pub const CHANGELOG_REJECTED: &str = "vigil_changelog_records_rejected_total";
+pub const RESTORE_SECONDS: &str = "vigil_state_restore_duration_seconds";
+pub const RESTORED_PLAYERS: &str = "vigil_state_restored_players_total";
+pub const RESTORE_READ_BYTES: &str = "vigil_state_restore_read_bytes_total";
+pub const PARTITIONS_RESTORING: &str = "vigil_partitions_restoring";
 
 /// Histogram buckets for latencies, in seconds: 1 ms to 5 min. Without
 /// them the exporter would publish summaries, which cannot be aggregated
@@ -130,5 +137,40 @@ pub fn describe() {
         PENDING_EVENTS,
         Unit::Count,
         "Events held in reorder buffers, waiting for the watermark."
+    );
+    describe_counter!(
+        CHANGELOG_RECORDS,
+        Unit::Count,
+        "Player and clock records written to the changelog and acknowledged."
+    );
+    describe_counter!(
+        CHANGELOG_BYTES,
+        Unit::Bytes,
+        "Key and value bytes of acknowledged changelog records."
+    );
+    describe_counter!(
+        CHANGELOG_REJECTED,
+        Unit::Count,
+        "Changelog records that could not be read back during a restore (their players restart from later events)."
+    );
+    describe_histogram!(
+        RESTORE_SECONDS,
+        Unit::Seconds,
+        "Time to restore newly assigned partitions from the changelog."
+    );
+    describe_counter!(
+        RESTORED_PLAYERS,
+        Unit::Count,
+        "Players restored from the changelog."
+    );
+    describe_counter!(
+        RESTORE_READ_BYTES,
+        Unit::Bytes,
+        "Changelog bytes read while restoring."
+    );
+    describe_gauge!(
+        PARTITIONS_RESTORING,
+        Unit::Count,
+        "Assigned partitions whose state is being restored."
     );
 }

@@ -2,15 +2,23 @@
 //!
 //! One thread owns the consumer, one [`Engine`] per assigned partition, and
 //! the producer. Each turn takes a batch of messages, decodes and scores
-//! them, publishes every output, waits until the broker has acknowledged
-//! all of them, and only then commits offsets: at-least-once, and outputs
-//! carry deterministic ids so repeats after a crash are recognisable. An
-//! offset is committed only once its event has left the engine's reorder
-//! buffer, so nothing waiting there can be lost either.
+//! them and publishes every output. Once the broker has acknowledged all of
+//! a batch's outputs, the records of the players it changed go to the
+//! changelog (in batch order, as their order matters), and once those are
+//! acknowledged too its offsets are committed: at-least-once, and outputs
+//! carry deterministic ids so repeats after a crash are recognisable.
+//!
+//! A changelog record holds a player's state and its events still in the
+//! reorder buffer, exact at the input offset it names; a new owner restores
+//! the records, reads the input from the committed offset and skips the
+//! events a record already holds, so it ends exactly where this instance
+//! would have (see `vigil_domain::changes`). Without a changelog (the
+//! `earliest` and `committed` rebuild modes) an offset is committed only
+//! once its event has left the reorder buffer.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
@@ -23,11 +31,15 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use vigil_codec::output::Encoding;
-use vigil_domain::{Band, Engine, EngineConfig, EventType, Output, PlayerEvent, Reject, Timestamp};
+use vigil_domain::{
+    Band, Engine, EngineClock, EngineConfig, EventType, Output, PlayerEvent, PlayerRecord, Reject,
+    Timestamp,
+};
 
 use crate::config::{KafkaConfig, PipelineConfig, TopicsConfig};
 use crate::context::{Ownership, StartFrom, VigilContext};
 use crate::metrics as m;
+use crate::restore::{self, Held, RestoreError, Wanted};
 use crate::topics;
 
 /// Everything the pipeline needs to run.
@@ -44,6 +56,7 @@ pub struct PipelineSettings {
 pub struct Health {
     assigned: AtomicUsize,
     catching_up: AtomicUsize,
+    restoring: AtomicUsize,
     broker_reachable: AtomicBool,
     stopping: AtomicBool,
     events: AtomicU64,
@@ -74,6 +87,12 @@ impl Health {
         if !self.broker_reachable.load(Ordering::Relaxed) {
             return Err("broker not reachable".into());
         }
+        let restoring = self.restoring.load(Ordering::Relaxed);
+        if restoring > 0 {
+            return Err(format!(
+                "restoring the state of {restoring} partition(s) from the changelog"
+            ));
+        }
         if self.assigned.load(Ordering::Relaxed) == 0 {
             return Err("no partitions assigned yet".into());
         }
@@ -98,16 +117,22 @@ impl Health {
 /// Why the pipeline stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("cannot create Kafka client: {0}")]
+    #[error("cannot create Kafka client")]
     Client(#[source] KafkaError),
-    #[error("cannot subscribe to input topics: {0}")]
+    #[error("cannot subscribe to input topics")]
     Subscribe(#[source] KafkaError),
-    #[error("topic setup failed: {0}")]
+    #[error("topic setup failed")]
     Topics(#[from] topics::TopicsError),
     #[error("outputs of a batch could not be delivered after {attempts} attempts: {last}")]
     Delivery { attempts: u32, last: String },
-    #[error("engine settings rejected: {0}")]
+    #[error("engine settings rejected")]
     Engine(#[from] vigil_domain::ConfigError),
+    #[error(
+        "changelog write not acknowledged ({last}); stopping so a restart restores and redoes the work"
+    )]
+    Changelog { last: String },
+    #[error("state restore failed")]
+    Restore(#[from] RestoreError),
 }
 
 /// What an output record is, for metrics once it is acknowledged.
@@ -125,6 +150,7 @@ enum Kind {
     DeadLetter {
         reason: &'static str,
     },
+    Changelog,
 }
 
 /// An output waiting for its acknowledgement, kept whole so it can be sent
@@ -132,6 +158,8 @@ enum Kind {
 #[derive(Debug)]
 struct OutRecord {
     topic: Arc<str>,
+    /// Chosen by the producer's partitioner from the key when `None`.
+    partition: Option<i32>,
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
     headers: Vec<(&'static str, Vec<u8>)>,
@@ -147,9 +175,13 @@ struct Sent {
 }
 
 /// A processed batch whose outputs are not all acknowledged yet, with the
-/// offsets to commit once they are.
+/// changelog records to write once they are, and the offsets to commit
+/// after that.
 struct InFlight {
     sent: Vec<Sent>,
+    /// Taken when sent, after `sent` is all acknowledged.
+    changelog: Option<Vec<OutRecord>>,
+    changelog_sent: Vec<Sent>,
     commit: TopicPartitionList,
     received: Instant,
 }
@@ -172,6 +204,12 @@ struct Part {
     /// Outputs of messages below this offset were published before (by a
     /// previous owner); while rebuilding state they are not repeated.
     resume_at: Option<i64>,
+    /// The offset after the last message handled.
+    position: Option<i64>,
+    /// Events the restored state already holds.
+    held: Option<Held>,
+    /// The engine clock last written to the changelog.
+    clock_written: Option<EngineClock>,
     /// Next offset to commit, and the last one committed.
     commit_at: Option<i64>,
     committed: Option<i64>,
@@ -254,13 +292,12 @@ fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-/// The running pipeline: the consumer, and everything else in [`Core`]
-/// (split so a polled message, which borrows the consumer, can be handled
-/// while the rest is mutated).
+/// The running pipeline: the consumer, and everything else in [`Core`],
+/// which the rebalance callback (run inside the consumer's `poll`) also
+/// needs, to finish the work of partitions being revoked.
 pub struct Pipeline {
     consumer: BaseConsumer<VigilContext>,
-    core: Core,
-    in_flight: std::collections::VecDeque<InFlight>,
+    core: Arc<Mutex<Core>>,
 }
 
 /// The pipeline's state apart from the consumer.
@@ -273,14 +310,30 @@ struct Core {
     alerts_topic: Arc<str>,
     scores_topic: Arc<str>,
     dlq_topic: Arc<str>,
+    changelog_topic: Arc<str>,
+    /// State goes to (and comes back from) the changelog.
+    use_changelog: bool,
+    /// Client settings for the changelog reader of a restore.
+    restore_client: ClientConfig,
+    shutdown: CancellationToken,
     outbox: Vec<OutRecord>,
     outputs: Vec<Output>,
+    records: Vec<PlayerRecord>,
+    in_flight: VecDeque<InFlight>,
+    /// An error met inside a rebalance callback, reported by the next turn.
+    fatal: Option<PipelineError>,
+}
+
+/// The core, even if a panic elsewhere poisoned its lock: its state stays
+/// consistent between calls, and stopping here would lose more.
+fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
+    core.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
-            .field("partitions", &self.core.parts.len())
+            .field("partitions", &lock(&self.core).parts.len())
             .finish_non_exhaustive()
     }
 }
@@ -298,26 +351,16 @@ impl Pipeline {
             .create()
             .map_err(PipelineError::Client)?;
         let admin_config = client_config(&settings.kafka, &std::collections::BTreeMap::new());
+        let use_changelog = settings.pipeline.state_rebuild == StartFrom::Changelog;
         if !topics::wait_and_prepare(
             &admin_config,
             &settings.topics,
+            use_changelog,
             shutdown,
             &health.broker_reachable,
         )? {
             return Ok(None);
         }
-        let consumer: BaseConsumer<VigilContext> = consumer_config(&settings)
-            .create_with_context(VigilContext::new(settings.pipeline.state_rebuild))
-            .map_err(PipelineError::Client)?;
-        let inputs: Vec<&str> = settings
-            .topics
-            .inputs
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
-        consumer
-            .subscribe(&inputs)
-            .map_err(PipelineError::Subscribe)?;
         m::describe();
         let t = &settings.topics;
         let topic_names = t
@@ -325,71 +368,106 @@ impl Pipeline {
             .iter()
             .map(|i| (i.name.clone(), Arc::from(i.name.as_str())))
             .collect();
-        let core = Core {
+        let mut restore_client =
+            client_config(&settings.kafka, &settings.kafka.consumer_properties);
+        restore_client.set("group.id", format!("{}.restore", settings.kafka.group_id));
+        let core = Arc::new(Mutex::new(Core {
             alerts_topic: t.alerts.name.as_str().into(),
             scores_topic: t.scores.name.as_str().into(),
             dlq_topic: t.dead_letter.as_str().into(),
-            settings,
+            changelog_topic: t.changelog.as_str().into(),
+            use_changelog,
+            restore_client,
+            shutdown: shutdown.clone(),
             producer,
             health,
             parts: HashMap::new(),
             topic_names,
             outbox: Vec::new(),
             outputs: Vec::new(),
-        };
-        Ok(Some(Pipeline {
-            consumer,
-            core,
+            records: Vec::new(),
             in_flight: VecDeque::new(),
-        }))
+            fatal: None,
+            settings,
+        }));
+        let hook = core.clone();
+        let on_revoke = Box::new(move |consumer: &BaseConsumer<VigilContext>| {
+            lock(&hook).finish_revoked(consumer);
+        });
+        let (consumer_settings, start_from) = {
+            let c = lock(&core);
+            (
+                consumer_config(&c.settings),
+                c.settings.pipeline.state_rebuild,
+            )
+        };
+        let consumer: BaseConsumer<VigilContext> = consumer_settings
+            .create_with_context(VigilContext::new(start_from, on_revoke))
+            .map_err(PipelineError::Client)?;
+        let inputs: Vec<String> = lock(&core)
+            .settings
+            .topics
+            .inputs
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&inputs)
+            .map_err(PipelineError::Subscribe)?;
+        Ok(Some(Pipeline { consumer, core }))
     }
 
     /// Runs until `shutdown` is cancelled, then finishes in-flight work,
     /// flushes and commits.
     pub fn run(mut self, shutdown: &CancellationToken) -> Result<(), PipelineError> {
         tracing::info!(
-            inputs = self.core.settings.topics.inputs.len(),
+            inputs = lock(&self.core).settings.topics.inputs.len(),
             "pipeline running"
         );
         while !shutdown.is_cancelled() {
             self.turn()?;
         }
-        self.core.health.stopping.store(true, Ordering::Relaxed);
+        let mut core = lock(&self.core);
+        core.health.stopping.store(true, Ordering::Relaxed);
         tracing::info!("stopping: flushing reorder buffers and committing");
-        let keys: Vec<_> = self.core.parts.keys().cloned().collect();
+        let keys: Vec<_> = core.parts.keys().cloned().collect();
         for key in keys {
-            self.core.flush_part(&key);
+            core.flush_part(&key);
         }
-        self.enqueue_batch(Instant::now())?;
-        self.settle(true, CommitMode::Sync)?;
-        let _ = self.core.producer.flush(Duration::from_secs(10));
+        core.enqueue_batch(Instant::now())?;
+        core.settle(true, CommitMode::Sync, &self.consumer)?;
+        let _ = core.producer.flush(Duration::from_secs(10));
         tracing::info!("pipeline stopped");
         Ok(())
     }
 
-    /// One batch: poll, score, publish, wait for acknowledgements, commit.
+    /// One batch: poll, score, publish; commit what earlier batches
+    /// finished.
     fn turn(&mut self) -> Result<(), PipelineError> {
         let started = Instant::now();
         let mut consumed = [0u64; EventType::ALL.len()];
         let mut rejected: HashMap<&'static str, u64> = HashMap::new();
         let mut n = 0;
-        let mut timeout = self.core.settings.pipeline.poll_timeout;
-        while n < self.core.settings.pipeline.max_batch {
+        let (max_batch, mut timeout) = {
+            let c = lock(&self.core);
+            (
+                c.settings.pipeline.max_batch,
+                c.settings.pipeline.poll_timeout,
+            )
+        };
+        while n < max_batch {
+            // Not under the lock: a rebalance callback may run in here.
             let polled = self.consumer.poll(timeout);
-            // Rebalance callbacks run inside `poll`: apply them before
-            // handling what it returned.
-            self.core
-                .apply_ownership_changes(self.consumer.context().take_ownership_changes());
+            let mut core = lock(&self.core);
+            core.apply_ownership_changes(self.consumer.context().take_ownership_changes())?;
             let Some(result) = polled else { break };
             timeout = Duration::ZERO;
             match result {
                 Ok(msg) => {
                     n += 1;
-                    self.core
-                        .health
-                        .broker_reachable
-                        .store(true, Ordering::Relaxed);
-                    self.core.handle(&msg, &mut consumed, &mut rejected);
+                    core.health.broker_reachable.store(true, Ordering::Relaxed);
+                    core.handle(&msg, &mut consumed, &mut rejected);
                 }
                 Err(KafkaError::PartitionEOF(_)) => {}
                 Err(e) => {
@@ -399,20 +477,35 @@ impl Pipeline {
                 }
             }
         }
-        self.core.advance_idle();
-        self.enqueue_batch(started)?;
-        self.settle(false, CommitMode::Async)?;
-        self.core.report(n, &consumed, &rejected, started);
+        let mut core = lock(&self.core);
+        if let Some(e) = core.fatal.take() {
+            return Err(e);
+        }
+        core.advance_idle();
+        core.enqueue_batch(started)?;
+        core.settle(false, CommitMode::Async, &self.consumer)?;
+        core.report(n, &consumed, &rejected, started);
         Ok(())
     }
+}
 
-    /// Sends the batch's outputs and queues its offsets behind them.
+impl Core {
+    /// Sends the batch's outputs and queues its changelog records and
+    /// offsets behind them.
     fn enqueue_batch(&mut self, received: Instant) -> Result<(), PipelineError> {
-        let sent = self.core.dispatch()?;
-        let commit = self.core.commit_positions();
-        if !sent.is_empty() || commit.count() > 0 {
+        let outbox = std::mem::take(&mut self.outbox);
+        let sent = self.dispatch(outbox)?;
+        let changelog = if self.use_changelog {
+            self.changelog_records()
+        } else {
+            Vec::new()
+        };
+        let commit = self.commit_positions();
+        if !sent.is_empty() || !changelog.is_empty() || commit.count() > 0 {
             self.in_flight.push_back(InFlight {
                 sent,
+                changelog: Some(changelog),
+                changelog_sent: Vec::new(),
                 commit,
                 received,
             });
@@ -420,39 +513,77 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Commits, oldest first, the offsets of batches whose outputs are all
-    /// acknowledged. Waits when too many batches are outstanding, or for
-    /// all of them when `drain` (shutdown).
-    fn settle(&mut self, drain: bool, mode: CommitMode) -> Result<(), PipelineError> {
+    /// Moves batches on, oldest first: a batch's changelog records go out
+    /// once its outputs are acknowledged and every older batch's records
+    /// are out; its offsets are committed once those are acknowledged too.
+    /// Waits when too many batches are outstanding, or for all of them when
+    /// `drain`.
+    fn settle(
+        &mut self,
+        drain: bool,
+        mode: CommitMode,
+        consumer: &BaseConsumer<VigilContext>,
+    ) -> Result<(), PipelineError> {
+        let mut queue = std::mem::take(&mut self.in_flight);
+        let result = self.settle_queue(&mut queue, drain, mode, consumer);
+        self.in_flight = queue;
+        result
+    }
+
+    fn settle_queue(
+        &mut self,
+        queue: &mut VecDeque<InFlight>,
+        drain: bool,
+        mode: CommitMode,
+        consumer: &BaseConsumer<VigilContext>,
+    ) -> Result<(), PipelineError> {
         loop {
-            let block = drain || self.in_flight.len() > MAX_IN_FLIGHT;
-            let Some(front) = self.in_flight.front_mut() else {
+            for batch in queue.iter_mut() {
+                if batch.changelog.is_none() {
+                    continue;
+                }
+                if !self.progress(&mut batch.sent, batch.received, false, true)? {
+                    break;
+                }
+                let records = batch.changelog.take().unwrap_or_default();
+                batch.changelog_sent = self.dispatch(records)?;
+            }
+            let block = drain || queue.len() > MAX_IN_FLIGHT;
+            let Some(front) = queue.front_mut() else {
                 break;
             };
-            if !self.core.progress(front, block)? {
+            let done = self.progress(&mut front.sent, front.received, block, true)?
+                && front.changelog.is_none()
+                && self.progress(&mut front.changelog_sent, front.received, block, false)?;
+            if !done {
                 if block {
                     continue;
                 }
                 break;
             }
-            if let Some(batch) = self.in_flight.pop_front() {
-                self.commit(batch.commit, mode);
+            if let Some(batch) = queue.pop_front() {
+                self.commit(consumer, batch.commit, mode);
             }
         }
         Ok(())
     }
 
-    /// Commits offsets whose outputs are all acknowledged.
-    fn commit(&mut self, tpl: TopicPartitionList, mode: CommitMode) {
+    /// Commits offsets whose work is all acknowledged.
+    fn commit(
+        &mut self,
+        consumer: &BaseConsumer<VigilContext>,
+        tpl: TopicPartitionList,
+        mode: CommitMode,
+    ) {
         if tpl.count() == 0 {
             return;
         }
-        match self.consumer.commit(&tpl, mode) {
+        match consumer.commit(&tpl, mode) {
             Ok(()) => metrics::counter!(m::COMMITS, "result" => "ok").increment(1),
             Err(e) => {
                 metrics::counter!(m::COMMITS, "result" => "error").increment(1);
                 tracing::warn!(error = %e, "offset commit failed; will retry with the next batch");
-                for ((topic, partition), part) in &mut self.core.parts {
+                for ((topic, partition), part) in &mut self.parts {
                     if tpl.find_partition(topic, *partition).is_some() {
                         part.committed = None;
                     }
@@ -460,9 +591,64 @@ impl Pipeline {
             }
         }
     }
-}
 
-impl Core {
+    /// Inside the rebalance, before partitions go: everything handled for
+    /// them is published, written to the changelog and committed while
+    /// this instance still owns them, then their state is dropped. Events
+    /// still in reorder buffers travel in the changelog records; without a
+    /// changelog they are redone by the next owner.
+    fn finish_revoked(&mut self, consumer: &BaseConsumer<VigilContext>) {
+        if self.parts.is_empty() && self.in_flight.is_empty() {
+            return;
+        }
+        let finished = self
+            .enqueue_batch(Instant::now())
+            .and_then(|()| self.settle(true, CommitMode::Sync, consumer));
+        if let Err(e) = finished {
+            tracing::error!(error = ?e, "could not finish the work of revoked partitions");
+            self.fatal.get_or_insert(e);
+        }
+        self.parts.clear();
+        self.update_health();
+    }
+
+    /// The records of every player changed since the last batch, and each
+    /// engine's clock if it moved, exact at the partition's position.
+    fn changelog_records(&mut self) -> Vec<OutRecord> {
+        let mut out = Vec::new();
+        for ((topic, partition), part) in &mut self.parts {
+            let through = part.position.or(part.committed).unwrap_or(0);
+            part.engine.take_changes(&mut self.records);
+            for rec in self.records.drain(..) {
+                out.push(OutRecord {
+                    topic: self.changelog_topic.clone(),
+                    partition: Some(*partition),
+                    key: Some(vigil_codec::changelog::player_key(
+                        topic,
+                        &rec.brand,
+                        &rec.player_id,
+                    )),
+                    payload: vigil_codec::changelog::encode_player(&rec, through),
+                    headers: Vec::new(),
+                    kind: Kind::Changelog,
+                });
+            }
+            let clock = part.engine.clock_state();
+            if part.clock_written != Some(clock) {
+                part.clock_written = Some(clock);
+                out.push(OutRecord {
+                    topic: self.changelog_topic.clone(),
+                    partition: Some(*partition),
+                    key: Some(vigil_codec::changelog::clock_key(topic)),
+                    payload: vigil_codec::changelog::encode_clock(clock, through),
+                    headers: Vec::new(),
+                    kind: Kind::Changelog,
+                });
+            }
+        }
+        out
+    }
+
     fn flush_part(&mut self, key: &(Arc<str>, i32)) {
         let Some(part) = self.parts.get_mut(key) else {
             return;
@@ -473,60 +659,100 @@ impl Core {
         self.enqueue_outputs(outputs, suppressed);
     }
 
-    fn apply_ownership_changes(&mut self, changes: Vec<Ownership>) {
+    fn apply_ownership_changes(&mut self, changes: Vec<Ownership>) -> Result<(), PipelineError> {
         for change in changes {
             match change {
                 Ownership::Revoked => {
-                    // Eager protocol: everything goes. Work not yet committed
-                    // is redone by the next owner (at-least-once).
+                    // Finished in the callback already; anything left (a
+                    // rebalance error) goes the same way.
                     self.parts.clear();
                 }
-                Ownership::Assigned(list) => {
-                    for a in list {
-                        let Some(encoding) = self
-                            .settings
-                            .topics
-                            .inputs
-                            .iter()
-                            .find(|t| t.name == a.topic)
-                            .map(|t| t.encoding)
-                        else {
-                            continue;
-                        };
-                        let topic = self
-                            .topic_names
-                            .entry(a.topic.clone())
-                            .or_insert_with(|| a.topic.as_str().into());
-                        let engine = match Engine::new(self.settings.engine.clone()) {
-                            Ok(e) => e,
-                            Err(e) => {
-                                tracing::error!(error = %e, "engine settings rejected");
-                                continue;
-                            }
-                        };
-                        let resume_at = match self.settings.pipeline.state_rebuild {
-                            StartFrom::Earliest => a.committed,
-                            StartFrom::Committed => None,
-                        };
-                        self.parts.insert(
-                            (topic.clone(), a.partition),
-                            Part {
-                                engine,
-                                encoding,
-                                inflight: VecDeque::new(),
-                                resume_at,
-                                commit_at: None,
-                                committed: a.committed,
-                                last_message: Instant::now(),
-                                newest_ts: Timestamp::MIN,
-                                seen: (0, 0),
-                            },
-                        );
-                    }
-                }
+                Ownership::Assigned(list) => self.take_over(list)?,
             }
         }
         self.update_health();
+        Ok(())
+    }
+
+    /// Sets up newly assigned partitions, restoring their state from the
+    /// changelog first when there is one.
+    fn take_over(&mut self, list: Vec<crate::context::Assigned>) -> Result<(), PipelineError> {
+        let mut wanted = Vec::new();
+        for a in list {
+            let Some(encoding) = self
+                .settings
+                .topics
+                .inputs
+                .iter()
+                .find(|t| t.name == a.topic)
+                .map(|t| t.encoding)
+            else {
+                continue;
+            };
+            let topic = self
+                .topic_names
+                .entry(a.topic.clone())
+                .or_insert_with(|| a.topic.as_str().into())
+                .clone();
+            wanted.push((
+                Wanted {
+                    topic,
+                    partition: a.partition,
+                    committed: a.committed,
+                },
+                encoding,
+            ));
+        }
+        let mut restored = if self.use_changelog && !wanted.is_empty() {
+            self.health.restoring.store(wanted.len(), Ordering::Relaxed);
+            metrics::gauge!(m::PARTITIONS_RESTORING).set(wanted.len() as f64);
+            let w: Vec<Wanted> = wanted.iter().map(|(w, _)| w.clone()).collect();
+            let result = restore::restore(
+                &self.restore_client,
+                &self.changelog_topic,
+                &w,
+                &self.settings.engine,
+                &self.shutdown,
+            );
+            self.health.restoring.store(0, Ordering::Relaxed);
+            metrics::gauge!(m::PARTITIONS_RESTORING).set(0.0);
+            match result? {
+                Some(r) => r,
+                None => return Ok(()), // shutting down
+            }
+        } else {
+            HashMap::new()
+        };
+        for (w, encoding) in wanted {
+            let key = (w.topic, w.partition);
+            let (engine, held) = match restored.remove(&key) {
+                Some(r) => (r.engine, (r.held.until > 0).then_some(r.held)),
+                None => (Engine::new(self.settings.engine.clone())?, None),
+            };
+            let resume_at = match self.settings.pipeline.state_rebuild {
+                StartFrom::Earliest => w.committed,
+                StartFrom::Committed | StartFrom::Changelog => None,
+            };
+            let clock = engine.clock_state();
+            self.parts.insert(
+                key,
+                Part {
+                    engine,
+                    encoding,
+                    inflight: VecDeque::new(),
+                    resume_at,
+                    position: None,
+                    held,
+                    clock_written: Some(clock),
+                    commit_at: None,
+                    committed: w.committed,
+                    last_message: Instant::now(),
+                    newest_ts: Timestamp::MIN,
+                    seen: (0, 0),
+                },
+            );
+        }
+        Ok(())
     }
 
     fn update_health(&self) {
@@ -562,22 +788,41 @@ impl Core {
             Encoding::Protobuf => vigil_codec::proto::decode_event(payload),
         };
         let suppressed = part.suppressed(offset);
+        let topic = &key.0;
         let result = decoded.and_then(|event| {
             let ts = event.ts;
             let ty = event.payload.event_type();
-            part.engine
-                .ingest(event, &mut self.outputs)
-                .map(|()| (ts, ty))
+            let held = part
+                .held
+                .as_ref()
+                .is_some_and(|h| h.holds(topic, &event.brand, &event.player_id, offset));
+            if held {
+                part.engine.skip(event, &mut self.outputs)
+            } else {
+                part.engine.ingest(event, &mut self.outputs)
+            }
+            .map(|()| (ts, ty))
         });
+        part.position = Some(offset + 1);
+        if part.held.as_ref().is_some_and(|h| offset + 1 >= h.until) {
+            part.held = None;
+        }
+        // Without a changelog, an offset may be committed only once its
+        // event has left the reorder buffer.
+        let track = !self.use_changelog;
         match result {
             Ok((ts, ty)) => {
                 consumed[ty as usize] += 1;
                 part.newest_ts = part.newest_ts.max(ts);
-                part.inflight.push_back((offset, ts));
+                if track {
+                    part.inflight.push_back((offset, ts));
+                }
             }
             Err(reason) => {
                 *rejected.entry(reason.code()).or_default() += 1;
-                part.inflight.push_back((offset, Timestamp::MIN));
+                if track {
+                    part.inflight.push_back((offset, Timestamp::MIN));
+                }
                 if !suppressed {
                     let record = dead_letter(&self.dlq_topic, msg, &reason);
                     self.outbox.push(record);
@@ -617,6 +862,7 @@ impl Core {
             let record = match o {
                 Output::Alert(a) => OutRecord {
                     topic: self.alerts_topic.clone(),
+                    partition: None,
                     key: Some(a.player_id.clone().into_bytes()),
                     payload: vigil_codec::output::encode_alert(&a, alerts.encoding),
                     headers: vec![
@@ -639,6 +885,7 @@ impl Core {
                     }
                     OutRecord {
                         topic: self.scores_topic.clone(),
+                        partition: None,
                         key: Some(s.player_id.clone().into_bytes()),
                         payload: vigil_codec::output::encode_score(&s, scores.encoding),
                         headers: vec![(
@@ -656,10 +903,9 @@ impl Core {
         }
     }
 
-    /// Sends everything in the outbox; acknowledgements are collected
-    /// later by [`Core::progress`], so the next batch is read meanwhile.
-    fn dispatch(&mut self) -> Result<Vec<Sent>, PipelineError> {
-        let outbox = std::mem::take(&mut self.outbox);
+    /// Sends records; acknowledgements are collected later by
+    /// [`Core::progress`], so the next batch is read meanwhile.
+    fn dispatch(&mut self, outbox: Vec<OutRecord>) -> Result<Vec<Sent>, PipelineError> {
         let mut sent = Vec::with_capacity(outbox.len());
         for record in outbox {
             let future = self.send(&record).map_err(|e| PipelineError::Delivery {
@@ -676,12 +922,20 @@ impl Core {
         Ok(sent)
     }
 
-    /// Collects the acknowledgements of a batch (waiting for them if
-    /// `block`), sending failed records again up to [`DELIVERY_ATTEMPTS`]
-    /// times. Returns whether every record of the batch is acknowledged.
-    fn progress(&mut self, batch: &mut InFlight, block: bool) -> Result<bool, PipelineError> {
+    /// Collects acknowledgements (waiting for them if `block`), sending
+    /// failed records again up to [`DELIVERY_ATTEMPTS`] times if `retry`
+    /// (changelog records are not: a resent record could land after a newer
+    /// one of the same player). Returns whether every record is
+    /// acknowledged.
+    fn progress(
+        &mut self,
+        sent: &mut [Sent],
+        received: Instant,
+        block: bool,
+        retry: bool,
+    ) -> Result<bool, PipelineError> {
         let now_ms = now_millis();
-        for s in batch.sent.iter_mut().filter(|s| !s.done) {
+        for s in sent.iter_mut().filter(|s| !s.done) {
             let result = if block {
                 Some(block_on(&mut s.future))
             } else {
@@ -690,7 +944,7 @@ impl Core {
             let error = match result {
                 None => continue,
                 Some(Ok(Ok(_))) => {
-                    acknowledge(&s.record, batch.received, now_ms);
+                    acknowledge(&s.record, received, now_ms);
                     s.done = true;
                     continue;
                 }
@@ -699,6 +953,9 @@ impl Core {
             };
             metrics::counter!(m::PRODUCER_ERRORS, "topic" => s.record.topic.to_string())
                 .increment(1);
+            if !retry {
+                return Err(PipelineError::Changelog { last: error });
+            }
             if s.attempts >= DELIVERY_ATTEMPTS {
                 return Err(PipelineError::Delivery {
                     attempts: s.attempts,
@@ -712,7 +969,7 @@ impl Core {
                 last: e.to_string(),
             })?;
         }
-        Ok(batch.sent.iter().all(|s| s.done))
+        Ok(sent.iter().all(|s| s.done))
     }
 
     /// Enqueues one record, waiting for room when the producer queue is full.
@@ -731,6 +988,9 @@ impl Core {
             if let Some(k) = &r.key {
                 record = record.key(&k[..]);
             }
+            if let Some(p) = r.partition {
+                record = record.partition(p);
+            }
             match self.producer.send_result(record) {
                 Ok(f) => return Ok(f),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
@@ -746,6 +1006,11 @@ impl Core {
     fn commit_positions(&mut self) -> TopicPartitionList {
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), part) in &mut self.parts {
+            if self.use_changelog {
+                // The changelog records of this batch hold what the reorder
+                // buffer holds: everything handled may be committed.
+                part.commit_at = part.position;
+            }
             let clock = part.engine.clock();
             while let Some(&(offset, ts)) = part.inflight.front() {
                 if ts > clock {
@@ -846,6 +1111,11 @@ fn acknowledge(record: &OutRecord, received: Instant, now_ms: i64) {
         Kind::DeadLetter { reason } => {
             metrics::counter!(m::DEAD_LETTERED, "reason" => reason).increment(1);
         }
+        Kind::Changelog => {
+            let bytes = record.payload.len() + record.key.as_ref().map_or(0, Vec::len);
+            metrics::counter!(m::CHANGELOG_RECORDS).increment(1);
+            metrics::counter!(m::CHANGELOG_BYTES).increment(bytes as u64);
+        }
     }
 }
 
@@ -891,6 +1161,7 @@ fn dead_letter(
     }
     OutRecord {
         topic: topic.clone(),
+        partition: None,
         key: msg.key().map(<[u8]>::to_vec),
         payload: msg.payload().unwrap_or_default().to_vec(),
         headers,

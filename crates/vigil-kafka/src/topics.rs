@@ -1,6 +1,8 @@
 //! Start-up: wait for the broker and the input topics, and create the
-//! output topics that are missing (scores compacted, the rest deleted by
-//! retention), partitioned like the first input.
+//! topics that are missing (scores and changelog compacted, the rest
+//! deleted by retention), partitioned like the inputs. The changelog must
+//! be partitioned exactly like every input, as a player's record lives in
+//! the partition number of the player's input partition.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,11 +20,25 @@ use crate::config::TopicsConfig;
 /// Why topics could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicsError {
-    #[error("cannot create admin client: {0}")]
+    #[error("cannot create admin client")]
     Client(#[source] KafkaError),
     #[error("cannot create topic `{topic}`: {error}")]
     Create { topic: String, error: String },
+    #[error("topic `{topic}` has {has} partitions but input `{input}` has {want}: {fix}")]
+    Partitions {
+        topic: String,
+        has: usize,
+        input: String,
+        want: usize,
+        fix: &'static str,
+    },
 }
+
+const INPUTS_FIX: &str = "inputs sharing a changelog must have the same partition count \
+     (repartition one, or run separate vigil groups with their own `topics.changelog`)";
+const CHANGELOG_FIX: &str = "a changelog is co-partitioned with the input; \
+     point `topics.changelog` at a new topic (vigil creates it) and let state rebuild, \
+     or repartition the input back";
 
 /// Waits (with capped exponential backoff, logging each failure) until the
 /// broker answers and every input topic exists, then creates missing
@@ -30,34 +46,33 @@ pub enum TopicsError {
 pub fn wait_and_prepare(
     config: &ClientConfig,
     topics: &TopicsConfig,
+    changelog: bool,
     shutdown: &CancellationToken,
     reachable: &AtomicBool,
 ) -> Result<bool, TopicsError> {
     let admin: AdminClient<DefaultClientContext> = config.create().map_err(TopicsError::Client)?;
     let mut backoff = Duration::from_millis(500);
-    let partitions = loop {
+    let (partitions, existing_changelog) = loop {
         if shutdown.is_cancelled() {
             return Ok(false);
         }
         match admin.inner().fetch_metadata(None, Duration::from_secs(5)) {
             Ok(md) => {
                 reachable.store(true, Ordering::Relaxed);
-                let counts: Vec<Option<usize>> = topics
-                    .inputs
-                    .iter()
-                    .map(|i| {
-                        md.topics()
-                            .iter()
-                            .find(|t| t.name() == i.name && t.error().is_none())
-                            .map(|t| t.partitions().len())
-                            .filter(|n| *n > 0)
-                    })
-                    .collect();
+                let count = |name: &str| {
+                    md.topics()
+                        .iter()
+                        .find(|t| t.name() == name && t.error().is_none())
+                        .map(|t| t.partitions().len())
+                        .filter(|n| *n > 0)
+                };
+                let counts: Vec<Option<usize>> =
+                    topics.inputs.iter().map(|i| count(&i.name)).collect();
                 if let Some(missing) = topics.inputs.iter().zip(&counts).find(|(_, c)| c.is_none())
                 {
                     tracing::warn!(topic = %missing.0.name, "waiting for input topic to exist");
                 } else {
-                    break counts[0].unwrap_or(1);
+                    break (counts[0].unwrap_or(1), count(&topics.changelog));
                 }
             }
             Err(e) => {
@@ -70,17 +85,30 @@ pub fn wait_and_prepare(
         }
         backoff = (backoff * 2).min(Duration::from_secs(30));
     };
+    if changelog {
+        check_partitions(&admin, topics, partitions, existing_changelog)?;
+    }
     if !topics.create_missing {
         return Ok(true);
     }
     let rf = || TopicReplication::Fixed(topics.replication_factor);
     let p = partitions as i32;
-    let new = [
+    let mut new = vec![
         NewTopic::new(&topics.alerts.name, p, rf()),
         NewTopic::new(&topics.scores.name, p, rf()).set("cleanup.policy", "compact"),
         NewTopic::new(&topics.offers.name, p, rf()),
         NewTopic::new(&topics.dead_letter, p, rf()),
     ];
+    if changelog && existing_changelog.is_none() {
+        new.push(
+            NewTopic::new(&topics.changelog, p, rf())
+                .set("cleanup.policy", "compact")
+                // Old versions of a record are garbage as soon as a newer
+                // one exists: let the cleaner at them early.
+                .set("min.cleanable.dirty.ratio", "0.1")
+                .set("segment.ms", "3600000"),
+        );
+    }
     let results = block_on(admin.create_topics(
         &new,
         &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
@@ -102,6 +130,49 @@ pub fn wait_and_prepare(
         }
     }
     Ok(true)
+}
+
+/// Every input must have the first input's partition count, and so must the
+/// changelog if it exists already.
+fn check_partitions(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &TopicsConfig,
+    want: usize,
+    existing_changelog: Option<usize>,
+) -> Result<(), TopicsError> {
+    let first = &topics.inputs[0].name;
+    let md = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(5))
+        .map_err(TopicsError::Client)?;
+    for input in &topics.inputs[1..] {
+        let has = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == input.name)
+            .map_or(0, |t| t.partitions().len());
+        if has != want {
+            return Err(TopicsError::Partitions {
+                topic: input.name.clone(),
+                has,
+                input: first.clone(),
+                want,
+                fix: INPUTS_FIX,
+            });
+        }
+    }
+    if let Some(has) = existing_changelog
+        && has != want
+    {
+        return Err(TopicsError::Partitions {
+            topic: topics.changelog.clone(),
+            has,
+            input: first.clone(),
+            want,
+            fix: CHANGELOG_FIX,
+        });
+    }
+    Ok(())
 }
 
 /// Sleeps for `d` unless shutdown comes first; returns whether it did.

@@ -64,6 +64,7 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<()> {
         &cfg.topics.scores.name,
         &cfg.topics.offers.name,
         &cfg.topics.dead_letter,
+        &cfg.topics.changelog,
     ] {
         cluster
             .create_topic(topic, PARTITIONS, 1)

@@ -113,8 +113,13 @@ pub fn read_until(
     consumer.assign(&tpl).unwrap();
     let mut out = Vec::new();
     let start = Instant::now();
-    while start.elapsed() < timeout && !done(&out) {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+    // `done` may decode everything read so far: ask it only when the
+    // reader has caught up, not once per record.
+    let mut caught_up = true;
+    while start.elapsed() < timeout && !(caught_up && done(&out)) {
+        let polled = consumer.poll(Duration::from_millis(200));
+        caught_up = polled.is_none();
+        if let Some(Ok(m)) = polled {
             let headers = m
                 .headers()
                 .map(|h| {
@@ -189,6 +194,8 @@ pub struct Setup {
     pub alerts_encoding: &'static str,
     /// `pipeline.idle_advance`; `0s` (off) unless a test needs the wall clock.
     pub idle_advance: &'static str,
+    /// More TOML, appended to the configuration.
+    pub extra: String,
 }
 
 impl Setup {
@@ -205,6 +212,7 @@ impl Setup {
             input_encoding: "json",
             alerts_encoding: "json",
             idle_advance: "0s",
+            extra: String::new(),
         }
     }
 
@@ -217,6 +225,9 @@ group_id = "{group}"
 [kafka.consumer_properties]
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
+# Members that die without leaving are dropped when they miss a rebalance
+# by this much (Tansu 0.6 does not expire them by session timeout alone).
+"max.poll.interval.ms" = "10000"
 [topics]
 inputs = [{{ name = "{input}", encoding = "{ienc}" }}]
 alerts = {{ name = "{alerts}", encoding = "{aenc}" }}
@@ -229,6 +240,7 @@ idle_advance = "{idle}"
 max_batch = 500
 [http]
 listen = "127.0.0.1:{http_port}"
+{extra}
 "#,
             bootstrap = bootstrap(),
             group = self.group,
@@ -241,12 +253,18 @@ listen = "127.0.0.1:{http_port}"
             dlq = self.dlq,
             changelog = self.changelog,
             idle = self.idle_advance,
+            extra = self.extra,
         )
     }
 }
 
 impl Vigil {
     pub fn start(setup: &Setup) -> Vigil {
+        Self::start_with(setup, &[])
+    }
+
+    /// [`Vigil::start`] with more environment (configuration overrides).
+    pub fn start_with(setup: &Setup, env: &[(&str, &str)]) -> Vigil {
         let port = free_port();
         let dir = std::env::temp_dir().join(unique("vigil-test"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -256,6 +274,8 @@ impl Vigil {
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info,rdkafka=warn")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -326,6 +346,31 @@ impl Vigil {
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Input partitions this instance owns, from its `/metrics`.
+    pub async fn partitions(&self) -> usize {
+        let body = self.get("/metrics").await.map(|r| r.1).unwrap_or_default();
+        body.lines()
+            .find(|l| l.starts_with("vigil_partitions_assigned "))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0) as usize
+    }
+
+    /// Waits until the instance owns `n` partitions and is ready (their
+    /// state restored).
+    pub async fn wait_partitions(&self, n: i32, timeout: Duration) {
+        let start = Instant::now();
+        while self.partitions().await != n as usize
+            || self.get("/readyz").await.map(|r| r.0) != Some(200)
+        {
+            assert!(
+                start.elapsed() < timeout,
+                "never owned {n} partitions; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -450,12 +495,77 @@ fn ev(player: &str, day: i64, n: i64, ts: i64, payload: Payload) -> PlayerEvent 
     }
 }
 
+/// Engine settings under which every evaluation publishes a score, so the
+/// last score record of a player is the engine's final word on them; and
+/// the same as a `[engine.scores]` table for the service's configuration.
+pub fn every_score_config() -> (EngineConfig, String) {
+    let mut cfg = EngineConfig::default();
+    cfg.scores.min_delta = 0.0;
+    cfg.scores.min_interval = Duration::ZERO;
+    let toml = "[engine.scores]\nmin_delta = 0.0\nmin_interval = \"0s\"\n".to_owned();
+    (cfg, toml)
+}
+
+/// The last score record per player that one engine per partition emits
+/// for these events, flushed at the end (as a graceful shutdown does).
+pub fn expected_final_scores(
+    events: &[(i32, PlayerEvent)],
+    partitions: i32,
+    cfg: &EngineConfig,
+) -> HashMap<String, vigil_domain::ScoreRecord> {
+    let mut engines: Vec<Engine> = (0..partitions)
+        .map(|_| Engine::new(cfg.clone()).unwrap())
+        .collect();
+    let mut out = Vec::new();
+    for (p, e) in events {
+        let _ = engines[*p as usize].ingest(e.clone(), &mut out);
+    }
+    for e in &mut engines {
+        e.flush(&mut out);
+    }
+    out.into_iter()
+        .filter_map(|o| match o {
+            // As the service publishes it: JSON rounds the figures.
+            Output::Score(s) => {
+                let json =
+                    vigil_codec::output::encode_score(&s, vigil_codec::output::Encoding::Json);
+                let s = vigil_codec::output::decode_score_json(&json).unwrap();
+                Some((s.player_id.clone(), s))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The last score record per player on a scores topic (JSON), in offset
+/// order: what a compacted topic keeps.
+pub fn final_scores(records: &[Record]) -> HashMap<String, vigil_domain::ScoreRecord> {
+    let mut sorted: Vec<&Record> = records.iter().collect();
+    sorted.sort_by_key(|r| (r.partition, r.offset));
+    sorted
+        .into_iter()
+        .map(|r| {
+            let s = vigil_codec::output::decode_score_json(&r.payload).unwrap();
+            (s.player_id.clone(), s)
+        })
+        .collect()
+}
+
 /// The alerts a per-partition engine emits for these events, in the order
 /// the pipeline sees them, with every buffer flushed at the end (as a
 /// graceful shutdown does).
 pub fn expected_alerts(events: &[(i32, PlayerEvent)], partitions: i32) -> Vec<vigil_domain::Alert> {
+    expected_alerts_with(events, partitions, &EngineConfig::default())
+}
+
+/// [`expected_alerts`] under other engine settings.
+pub fn expected_alerts_with(
+    events: &[(i32, PlayerEvent)],
+    partitions: i32,
+    cfg: &EngineConfig,
+) -> Vec<vigil_domain::Alert> {
     let mut engines: Vec<Engine> = (0..partitions)
-        .map(|_| Engine::new(EngineConfig::default()).unwrap())
+        .map(|_| Engine::new(cfg.clone()).unwrap())
         .collect();
     let mut out = Vec::new();
     for (p, e) in events {
@@ -470,4 +580,69 @@ pub fn expected_alerts(events: &[(i32, PlayerEvent)], partitions: i32) -> Vec<vi
             _ => None,
         })
         .collect()
+}
+
+/// Events as JSON records for `produce`, keyed by player id.
+pub fn encode_events(events: &[(i32, PlayerEvent)]) -> Vec<(i32, String, Vec<u8>)> {
+    events
+        .iter()
+        .map(|(p, e)| {
+            (
+                *p,
+                e.player_id.clone(),
+                vigil_codec::json::encode_event(e).into_bytes(),
+            )
+        })
+        .collect()
+}
+
+fn alert_id_set(alerts: &[vigil_domain::Alert]) -> std::collections::BTreeSet<String> {
+    alerts.iter().map(|a| a.alert_id.clone()).collect()
+}
+
+pub fn alerts_of(records: &[Record]) -> Vec<vigil_domain::Alert> {
+    records
+        .iter()
+        .map(|r| vigil_codec::output::decode_alert_json(&r.payload).unwrap())
+        .collect()
+}
+
+/// The outcome every scenario must reach: alerts and final scores as one
+/// uninterrupted run would have them.
+pub fn assert_as_uninterrupted(setup: &Setup, events: &[(i32, PlayerEvent)], log: &str) {
+    let (cfg, _) = every_score_config();
+    let want_alerts = alert_id_set(&expected_alerts_with(events, setup.partitions, &cfg));
+    let got = read_until(
+        &setup.alerts,
+        setup.partitions,
+        Duration::from_secs(90),
+        |r| alert_id_set(&alerts_of(r)) == want_alerts,
+    );
+    let got_alerts = alert_id_set(&alerts_of(&got));
+    let lost: Vec<_> = want_alerts.difference(&got_alerts).collect();
+    let extra: Vec<_> = got_alerts.difference(&want_alerts).collect();
+    assert!(
+        lost.is_empty() && extra.is_empty(),
+        "lost alerts {lost:?}, unexpected alerts {extra:?}\n{log}"
+    );
+
+    let want = expected_final_scores(events, setup.partitions, &cfg);
+    let scores = read_until(
+        &setup.scores,
+        setup.partitions,
+        Duration::from_secs(90),
+        |r| final_scores(r) == want,
+    );
+    let got = final_scores(&scores);
+    for (player, w) in &want {
+        assert_eq!(got.get(player), Some(w), "final score of {player}\n{log}");
+    }
+    assert_eq!(got.len(), want.len());
+}
+
+/// A setup whose service publishes a score at every evaluation.
+pub fn scoring_setup(partitions: i32) -> Setup {
+    let mut s = Setup::new(partitions);
+    s.extra = every_score_config().1;
+    s
 }

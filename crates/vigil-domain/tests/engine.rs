@@ -615,3 +615,75 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Handovers in a chain: each new owner restores from everything the
+    /// changelog holds (records of earlier owners included), works for a
+    /// while, writes its own records, and hands on.
+    #[test]
+    fn chained_handovers_end_as_one_uninterrupted_run(
+        events in arb_bursts(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 1..5),
+        batch in 1usize..30,
+    ) {
+        let mut whole = engine();
+        let mut want = Vec::new();
+        for e in &events {
+            let _ = whole.ingest(e.clone(), &mut want);
+        }
+        whole.flush(&mut want);
+
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
+        cuts.push(events.len());
+        cuts.sort_unstable();
+        // The changelog: latest record per player with the offset it is
+        // exact at, and the latest clock.
+        let mut log: std::collections::BTreeMap<(String, String), (usize, PlayerRecord)> =
+            Default::default();
+        let mut clock = None;
+        let mut got = Vec::new();
+        let mut from = 0;
+        let mut owner = engine();
+        for &cut in &cuts {
+            owner = engine();
+            if let Some(c) = clock {
+                owner.restore_clock(c);
+            }
+            for (_, r) in log.values() {
+                owner.restore(r.clone()).unwrap();
+            }
+            let mut at = from;
+            while at < cut {
+                let end = (at + batch).min(cut);
+                for (offset, e) in events.iter().enumerate().take(end).skip(at) {
+                    let held = log
+                        .get(&(e.brand.clone(), e.player_id.clone()))
+                        .is_some_and(|(t, _)| offset < *t);
+                    let _ = if held {
+                        owner.skip(e.clone(), &mut got)
+                    } else {
+                        owner.ingest(e.clone(), &mut got)
+                    };
+                }
+                let mut records = Vec::new();
+                owner.take_changes(&mut records);
+                for r in records {
+                    log.insert((r.brand.clone(), r.player_id.clone()), (end, r));
+                }
+                clock = Some(owner.clock_state());
+                at = end;
+            }
+            from = cut;
+        }
+        owner.flush(&mut got);
+        prop_assert_eq!(final_states(&whole), final_states(&owner));
+        for o in &got {
+            prop_assert!(want.contains(o), "unexpected output {o:?}");
+        }
+        for o in &want {
+            prop_assert!(got.contains(o), "lost output {o:?}");
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod config;
 pub mod context;
 pub mod metrics;
 pub mod pipeline;
+mod probe;
 pub mod restore;
 pub mod topics;
 

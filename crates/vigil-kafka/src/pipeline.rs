@@ -57,7 +57,7 @@ pub struct Health {
     assigned: AtomicUsize,
     catching_up: AtomicUsize,
     restoring: AtomicUsize,
-    broker_reachable: AtomicBool,
+    pub(crate) broker_reachable: AtomicBool,
     stopping: AtomicBool,
     events: AtomicU64,
     players: AtomicU64,
@@ -362,6 +362,13 @@ impl Pipeline {
             return Ok(None);
         }
         m::describe();
+        crate::probe::spawn(
+            &admin_config,
+            settings.topics.inputs[0].name.clone(),
+            health.clone(),
+            shutdown.child_token(),
+        )
+        .map_err(PipelineError::Client)?;
         let t = &settings.topics;
         let topic_names = t
             .inputs

@@ -171,7 +171,7 @@ pub struct Vigil {
     log: Arc<Mutex<Vec<String>>>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -260,22 +260,22 @@ listen = "127.0.0.1:{http_port}"
 
 impl Vigil {
     pub fn start(setup: &Setup) -> Vigil {
-        Self::start_with(setup, &[])
+        Vigil::start_with(|port| setup.config(port))
     }
 
-    /// [`Vigil::start`] with more environment (configuration overrides).
-    pub fn start_with(setup: &Setup, env: &[(&str, &str)]) -> Vigil {
+    /// Starts `vigil run` with the configuration `config` gives for a free
+    /// HTTP port.
+    pub fn start_with(config: impl FnOnce(u16) -> String) -> Vigil {
         let port = free_port();
         let dir = std::env::temp_dir().join(unique("vigil-test"));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("vigil.toml");
-        std::fs::write(&path, setup.config(port)).unwrap();
+        std::fs::write(&path, config(port)).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info,rdkafka=warn")
             .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

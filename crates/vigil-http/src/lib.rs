@@ -1,6 +1,7 @@
 //! vigil's HTTP endpoints, for SREs and orchestrators:
 //!
-//! - `GET /metrics`: Prometheus text format.
+//! - `GET /metrics`: Prometheus text format, with the standard `process_*`
+//!   metrics (memory, CPU, threads, start time) read at each scrape.
 //! - `GET /healthz`: 200 while the process serves requests (liveness).
 //! - `GET /readyz`: 200 once the instance owns partitions and has rebuilt
 //!   their state, 503 with the reason otherwise (readiness).
@@ -26,18 +27,27 @@ pub type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 struct AppState {
     metrics: PrometheusHandle,
     readiness: Readiness,
+    process: metrics_process::Collector,
 }
 
 /// The router, separate from the listener so tests can drive it.
 pub fn router(metrics: PrometheusHandle, readiness: Readiness) -> Router {
+    let process = metrics_process::Collector::default();
+    process.describe();
     Router::new()
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route("/readyz", get(ready))
-        .with_state(AppState { metrics, readiness })
+        .with_state(AppState {
+            metrics,
+            readiness,
+            process,
+        })
 }
 
 async fn render_metrics(State(s): State<AppState>) -> impl IntoResponse {
+    // Resident memory next to players tracked is what sizing is read from.
+    s.process.collect();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),

@@ -160,6 +160,12 @@ impl ConsumerContext for VigilContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 metrics::counter!(m::REBALANCES, "kind" => "revoke").increment(1);
                 tracing::info!(partitions = tpl.count(), "partitions revoked");
+                // A lag gauge cannot be removed: zero it, or the last value
+                // would stay here while the new owner reports the real one.
+                for e in tpl.elements() {
+                    metrics::gauge!(m::CONSUMER_LAG, "topic" => e.topic().to_owned(), "partition" => e.partition().to_string())
+                        .set(0.0);
+                }
                 (self.on_revoke)(consumer);
                 if let Err(e) = consumer.unassign() {
                     tracing::error!(error = %e, "unassign failed");

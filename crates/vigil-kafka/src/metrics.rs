@@ -6,6 +6,7 @@
 //! configuration). Never a player id.
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use vigil_domain::{AlertKind, Band, EventType, Reject};
 
 pub const EVENTS_CONSUMED: &str = "vigil_events_consumed_total";
 pub const EVENTS_REJECTED: &str = "vigil_events_rejected_total";
@@ -99,7 +100,7 @@ pub fn describe() {
     describe_gauge!(
         CONSUMER_LAG,
         Unit::Count,
-        "Messages behind the partition's high watermark."
+        "Messages behind the partition's high watermark (0 once revoked)."
     );
     describe_gauge!(
         PARTITIONS_ASSIGNED,
@@ -173,4 +174,57 @@ pub fn describe() {
         Unit::Count,
         "Assigned partitions whose state is being restored."
     );
+}
+
+/// Creates, at zero, every series whose labels are known before the first
+/// event, so `/metrics` lists them from the start: dashboards and alert
+/// rules see 0 rather than no data, and `rate()` has a starting point.
+/// Series labelled by partition appear on assignment. Adds nothing to
+/// values already counted, so calling it again is harmless.
+pub fn register_known_series(output_topics: &[&str]) {
+    use metrics::{counter, gauge, histogram};
+    for ty in EventType::ALL {
+        counter!(EVENTS_CONSUMED, "type" => ty.as_str()).increment(0);
+    }
+    for reason in Reject::CODES {
+        counter!(EVENTS_REJECTED, "reason" => reason).increment(0);
+        counter!(DEAD_LETTERED, "reason" => reason).increment(0);
+    }
+    counter!(EVENTS_DUPLICATE).increment(0);
+    counter!(EVENTS_LATE).increment(0);
+    for band in Band::ALL {
+        for kind in AlertKind::ALL {
+            counter!(ALERTS_PUBLISHED, "kind" => kind.as_str(), "band" => band.as_str())
+                .increment(0);
+        }
+        counter!(SCORES_PUBLISHED, "band" => band.as_str()).increment(0);
+        gauge!(PLAYERS_BY_BAND, "band" => band.as_str()).increment(0.0);
+    }
+    gauge!(PLAYERS_TRACKED).increment(0.0);
+    for output in ["alert", "score"] {
+        let _ = histogram!(EVENT_TO_PUBLISH, "output" => output);
+        let _ = histogram!(RECEIVE_TO_PUBLISH, "output" => output);
+    }
+    gauge!(PARTITIONS_ASSIGNED).increment(0.0);
+    gauge!(PARTITIONS_CATCHING_UP).increment(0.0);
+    for kind in ["assign", "revoke"] {
+        counter!(REBALANCES, "kind" => kind).increment(0);
+    }
+    for topic in output_topics {
+        counter!(PRODUCER_ERRORS, "topic" => topic.to_string()).increment(0);
+    }
+    counter!(KAFKA_ERRORS, "code" => "consume").increment(0);
+    for result in ["ok", "error"] {
+        counter!(COMMITS, "result" => result).increment(0);
+    }
+    counter!(BATCHES).increment(0);
+    let _ = histogram!(BATCH_SECONDS);
+    gauge!(PENDING_EVENTS).increment(0.0);
+    counter!(CHANGELOG_RECORDS).increment(0);
+    counter!(CHANGELOG_BYTES).increment(0);
+    counter!(CHANGELOG_REJECTED).increment(0);
+    let _ = histogram!(RESTORE_SECONDS);
+    counter!(RESTORED_PLAYERS).increment(0);
+    counter!(RESTORE_READ_BYTES).increment(0);
+    gauge!(PARTITIONS_RESTORING).increment(0.0);
 }

@@ -2,6 +2,8 @@
 //! configuration, and (with the Kafka adapters) run the streaming service.
 
 mod config;
+#[cfg(test)]
+mod config_doc;
 mod demo;
 mod generate;
 mod replay;

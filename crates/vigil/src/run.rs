@@ -65,6 +65,14 @@ impl Service {
         metrics: PrometheusHandle,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Service> {
+        let t = &cfg.topics;
+        vigil_kafka::metrics::describe();
+        vigil_kafka::metrics::register_known_series(&[
+            &t.alerts.name,
+            &t.scores.name,
+            &t.offers.name,
+            &t.dead_letter,
+        ]);
         let health = Arc::new(Health::default());
         let h = health.clone();
         let readiness: vigil_http::Readiness = Arc::new(move || h.readiness());

@@ -14,19 +14,6 @@ use vigil_domain::{Alert, AlertKind};
 const READY: Duration = Duration::from_secs(90);
 const READ: Duration = Duration::from_secs(60);
 
-fn encode_json(events: &[(i32, vigil_domain::PlayerEvent)]) -> Vec<(i32, String, Vec<u8>)> {
-    events
-        .iter()
-        .map(|(p, e)| {
-            (
-                *p,
-                e.player_id.clone(),
-                vigil_codec::json::encode_event(e).into_bytes(),
-            )
-        })
-        .collect()
-}
-
 fn alert_ids(alerts: &[Alert]) -> BTreeSet<String> {
     alerts.iter().map(|a| a.alert_id.clone()).collect()
 }
@@ -58,7 +45,7 @@ async fn json_events_in_alerts_out_with_expected_ids_and_reasons() {
         expected.iter().any(|a| a.kind == AlertKind::BandChange),
         "scenario exercises bands"
     );
-    produce(&setup.input, &encode_json(&events)).await;
+    produce(&setup.input, &encode_events(&events)).await;
 
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
@@ -130,7 +117,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_pipeline_goes_on() 
     create_topic(&setup.input, 1).await;
     let events = population(6, 50, 1);
     let expected = expected_alerts(&events, 1);
-    let mut records = encode_json(&events);
+    let mut records = encode_events(&events);
     let poison: Vec<(&str, &[u8])> = vec![
         ("invalid_json", b"{not json"),
         ("unknown_type", br#"{"event_id":"x1","player_id":"p1","brand":"b","ts":"2026-11-01T12:00:00Z","type":"teleport"}"#),
@@ -179,7 +166,7 @@ async fn restart_after_a_crash_loses_no_alert_and_repeats_are_identifiable() {
     create_topic(&setup.input, setup.partitions).await;
     let events = population(12, 60, setup.partitions);
     let expected = expected_alerts(&events, setup.partitions);
-    let records = encode_json(&events);
+    let records = encode_events(&events);
     let (first, second) = records.split_at(records.len() / 2);
     produce(&setup.input, first).await;
 
@@ -234,7 +221,7 @@ async fn graceful_shutdown_commits_everything_and_endpoints_answer() {
     let setup = Setup::new(2);
     create_topic(&setup.input, setup.partitions).await;
     let events = population(6, 40, setup.partitions);
-    let records = encode_json(&events);
+    let records = encode_events(&events);
     produce(&setup.input, &records).await;
 
     let vigil = Vigil::start(&setup);
@@ -335,7 +322,7 @@ async fn a_player_who_goes_quiet_alerts_on_a_live_stream_without_new_events() {
         )
     }));
     events.sort_by_key(|(_, e)| e.ts);
-    produce(&setup.input, &encode_json(&events)).await;
+    produce(&setup.input, &encode_events(&events)).await;
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
     vigil.wait_consumed(events.len(), READ).await;

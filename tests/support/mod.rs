@@ -506,13 +506,14 @@ pub fn every_score_config() -> (EngineConfig, String) {
     (cfg, toml)
 }
 
-/// The last score record per player that one engine per partition emits
-/// for these events, flushed at the end (as a graceful shutdown does).
-pub fn expected_final_scores(
+/// Everything one engine per partition emits for these events, in the
+/// order the pipeline sees them, every buffer flushed at the end (as a
+/// graceful shutdown does).
+fn partitioned_run(
     events: &[(i32, PlayerEvent)],
     partitions: i32,
     cfg: &EngineConfig,
-) -> HashMap<String, vigil_domain::ScoreRecord> {
+) -> Vec<Output> {
     let mut engines: Vec<Engine> = (0..partitions)
         .map(|_| Engine::new(cfg.clone()).unwrap())
         .collect();
@@ -523,7 +524,18 @@ pub fn expected_final_scores(
     for e in &mut engines {
         e.flush(&mut out);
     }
-    out.into_iter()
+    out
+}
+
+/// The last score record per player that one engine per partition emits
+/// for these events, flushed at the end (as a graceful shutdown does).
+pub fn expected_final_scores(
+    events: &[(i32, PlayerEvent)],
+    partitions: i32,
+    cfg: &EngineConfig,
+) -> HashMap<String, vigil_domain::ScoreRecord> {
+    partitioned_run(events, partitions, cfg)
+        .into_iter()
         .filter_map(|o| match o {
             // As the service publishes it: JSON rounds the figures.
             Output::Score(s) => {
@@ -564,17 +576,8 @@ pub fn expected_alerts_with(
     partitions: i32,
     cfg: &EngineConfig,
 ) -> Vec<vigil_domain::Alert> {
-    let mut engines: Vec<Engine> = (0..partitions)
-        .map(|_| Engine::new(cfg.clone()).unwrap())
-        .collect();
-    let mut out = Vec::new();
-    for (p, e) in events {
-        let _ = engines[*p as usize].ingest(e.clone(), &mut out);
-    }
-    for e in &mut engines {
-        e.flush(&mut out);
-    }
-    out.into_iter()
+    partitioned_run(events, partitions, cfg)
+        .into_iter()
         .filter_map(|o| match o {
             Output::Alert(a) => Some(a),
             _ => None,

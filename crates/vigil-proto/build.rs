@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "vigil/v1/events.proto",
         "vigil/v1/outputs.proto",
+        "vigil/v1/profiles.proto",
         "vigil/v1/state.proto",
     ];
     let fds = protox::compile(files, [&root])?;

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use prost::Message;
 use serde::{Deserialize, Serialize};
-use vigil_domain::{Alert, AlertKind, Band, Reason, ScoreRecord, Signal};
+use vigil_domain::{Alert, AlertKind, Band, Reason, ScoreRecord, Signal, Tier};
 use vigil_proto::v1 as pb;
 
 use crate::proto::{from_timestamp, timestamp};
@@ -58,12 +58,12 @@ pub enum OutputDecodeError {
 
 /// Rounds to two decimals for JSON. Adding 0.0 turns a rounded -0.0 into
 /// 0.0, so a tiny negative contribution does not print as `-0.0`.
-fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0 + 0.0
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct ReasonJson {
+pub(crate) struct ReasonJson {
     signal: String,
     value: f64,
     baseline: f64,
@@ -83,6 +83,18 @@ struct AlertJson {
     band: String,
     prev_band: String,
     reasons: Vec<ReasonJson>,
+    #[serde(default = "regular")]
+    tier: String,
+    #[serde(default)]
+    manager_id: Option<String>,
+    #[serde(default)]
+    value: f64,
+    #[serde(default)]
+    priority: f64,
+}
+
+fn regular() -> String {
+    Tier::Regular.as_str().to_owned()
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -96,7 +108,7 @@ struct ScoreJson {
     reasons: Vec<ReasonJson>,
 }
 
-fn reasons_json(r: &[Reason]) -> Vec<ReasonJson> {
+pub(crate) fn reasons_json(r: &[Reason]) -> Vec<ReasonJson> {
     r.iter()
         .map(|r| ReasonJson {
             signal: r.signal.as_str().to_owned(),
@@ -126,7 +138,7 @@ fn reason(
     })
 }
 
-fn reasons_from_json(r: Vec<ReasonJson>) -> Result<Vec<Reason>, OutputDecodeError> {
+pub(crate) fn reasons_from_json(r: Vec<ReasonJson>) -> Result<Vec<Reason>, OutputDecodeError> {
     r.into_iter()
         .map(|r| reason(&r.signal, r.value, r.baseline, r.change_pct, r.contribution))
         .collect()
@@ -145,6 +157,10 @@ pub fn alert_to_json(a: &Alert) -> String {
         band: a.band.as_str().to_owned(),
         prev_band: a.prev_band.as_str().to_owned(),
         reasons: reasons_json(&a.reasons),
+        tier: a.tier.as_str().to_owned(),
+        manager_id: a.manager_id.clone(),
+        value: round2(a.value),
+        priority: round2(a.priority),
     })
     .unwrap_or_default()
 }
@@ -172,6 +188,10 @@ pub fn decode_alert_json(bytes: &[u8]) -> Result<Alert, OutputDecodeError> {
         band: Band::parse(&a.band).ok_or(OutputDecodeError::Field("band"))?,
         prev_band: Band::parse(&a.prev_band).ok_or(OutputDecodeError::Field("prev_band"))?,
         reasons: reasons_from_json(a.reasons)?,
+        tier: Tier::parse(&a.tier).ok_or(OutputDecodeError::Field("tier"))?,
+        manager_id: a.manager_id,
+        value: a.value,
+        priority: a.priority,
         alert_id: a.alert_id,
         player_id: a.player_id,
         brand: a.brand,
@@ -194,7 +214,7 @@ pub fn decode_score_json(bytes: &[u8]) -> Result<ScoreRecord, OutputDecodeError>
     })
 }
 
-fn band_pb(b: Band) -> i32 {
+pub(crate) fn band_pb(b: Band) -> i32 {
     match b {
         Band::Green => pb::Band::Green as i32,
         Band::Yellow => pb::Band::Yellow as i32,
@@ -202,7 +222,7 @@ fn band_pb(b: Band) -> i32 {
     }
 }
 
-fn band_from_pb(n: i32, field: &'static str) -> Result<Band, OutputDecodeError> {
+pub(crate) fn band_from_pb(n: i32, field: &'static str) -> Result<Band, OutputDecodeError> {
     match pb::Band::try_from(n) {
         Ok(pb::Band::Green) => Ok(Band::Green),
         Ok(pb::Band::Yellow) => Ok(Band::Yellow),
@@ -211,15 +231,28 @@ fn band_from_pb(n: i32, field: &'static str) -> Result<Band, OutputDecodeError> 
     }
 }
 
-fn kind_pb(k: AlertKind) -> i32 {
-    match k {
-        AlertKind::BandChange => pb::AlertKind::BandChange as i32,
-        AlertKind::UsageDrop => pb::AlertKind::UsageDrop as i32,
-        AlertKind::Inactivity => pb::AlertKind::Inactivity as i32,
-    }
+pub(crate) fn kind_pb(k: AlertKind) -> i32 {
+    (match k {
+        AlertKind::BandChange => pb::AlertKind::BandChange,
+        AlertKind::UsageDrop => pb::AlertKind::UsageDrop,
+        AlertKind::Inactivity => pb::AlertKind::Inactivity,
+        AlertKind::RgRisk => pb::AlertKind::RgRisk,
+        AlertKind::SlaBreach => pb::AlertKind::SlaBreach,
+    }) as i32
 }
 
-fn reasons_pb(r: &[Reason]) -> Vec<pb::Reason> {
+pub(crate) fn kind_from_pb(n: i32) -> Option<AlertKind> {
+    Some(match pb::AlertKind::try_from(n).ok()? {
+        pb::AlertKind::BandChange => AlertKind::BandChange,
+        pb::AlertKind::UsageDrop => AlertKind::UsageDrop,
+        pb::AlertKind::Inactivity => AlertKind::Inactivity,
+        pb::AlertKind::RgRisk => AlertKind::RgRisk,
+        pb::AlertKind::SlaBreach => AlertKind::SlaBreach,
+        pb::AlertKind::Unspecified => return None,
+    })
+}
+
+pub(crate) fn reasons_pb(r: &[Reason]) -> Vec<pb::Reason> {
     r.iter()
         .map(|r| pb::Reason {
             signal: r.signal.as_str().to_owned(),
@@ -231,7 +264,7 @@ fn reasons_pb(r: &[Reason]) -> Vec<pb::Reason> {
         .collect()
 }
 
-fn reasons_from_pb(r: Vec<pb::Reason>) -> Result<Vec<Reason>, OutputDecodeError> {
+pub(crate) fn reasons_from_pb(r: Vec<pb::Reason>) -> Result<Vec<Reason>, OutputDecodeError> {
     r.into_iter()
         .map(|r| reason(&r.signal, r.value, r.baseline, r.change_pct, r.contribution))
         .collect()
@@ -250,6 +283,10 @@ pub fn alert_to_proto(a: &Alert) -> Vec<u8> {
         band: band_pb(a.band),
         prev_band: band_pb(a.prev_band),
         reasons: reasons_pb(&a.reasons),
+        tier: a.tier.as_str().to_owned(),
+        manager_id: a.manager_id.clone(),
+        value: a.value,
+        priority: a.priority,
     }
     .encode_to_vec()
 }
@@ -271,11 +308,11 @@ pub fn score_to_proto(s: &ScoreRecord) -> Vec<u8> {
 /// Reads an alert back from protobuf.
 pub fn decode_alert_proto(bytes: &[u8]) -> Result<Alert, OutputDecodeError> {
     let a = pb::Alert::decode(bytes)?;
-    let kind = match pb::AlertKind::try_from(a.kind) {
-        Ok(pb::AlertKind::BandChange) => AlertKind::BandChange,
-        Ok(pb::AlertKind::UsageDrop) => AlertKind::UsageDrop,
-        Ok(pb::AlertKind::Inactivity) => AlertKind::Inactivity,
-        _ => return Err(OutputDecodeError::Field("kind")),
+    let kind = kind_from_pb(a.kind).ok_or(OutputDecodeError::Field("kind"))?;
+    let tier = if a.tier.is_empty() {
+        Tier::Regular
+    } else {
+        Tier::parse(&a.tier).ok_or(OutputDecodeError::Field("tier"))?
     };
     Ok(Alert {
         kind,
@@ -287,6 +324,10 @@ pub fn decode_alert_proto(bytes: &[u8]) -> Result<Alert, OutputDecodeError> {
         band: band_from_pb(a.band, "band")?,
         prev_band: band_from_pb(a.prev_band, "prev_band")?,
         reasons: reasons_from_pb(a.reasons)?,
+        tier,
+        manager_id: a.manager_id,
+        value: a.value,
+        priority: a.priority,
         alert_id: a.alert_id,
         player_id: a.player_id,
         brand: a.brand,

@@ -9,8 +9,12 @@
 use prost::Message;
 use vigil_domain::config::WINDOW_DAYS;
 use vigil_domain::decay::{COUNTERS, Decayed};
+use vigil_domain::offer::MadeOffer;
+use vigil_domain::outcome::Tracked;
+use vigil_domain::safeguard::HarmDay;
 use vigil_domain::state::{
-    Cooldowns, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds, RgState, Verdict,
+    Cooldowns, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds, Retention,
+    RgState, Verdict,
 };
 use vigil_domain::window::DayWindow;
 use vigil_domain::{Band, PlayerSnapshot};
@@ -174,7 +178,97 @@ pub(crate) fn state_to_pb(st: &PlayerState) -> pb::PlayerState {
         usage_drop_at: st.cooldowns.usage_drop_at,
         inactivity_spell: st.cooldowns.inactivity_spell,
         next_due: st.next_due,
+        tickets_breached: st.tickets.breached as u32,
+        harm: (st.harm != HarmDay::default()).then_some(pb::HarmDay {
+            day: st.harm.day as u32,
+            failed_deposits: st.harm.failed_deposits as u32,
+            rising_stakes: st.harm.rising_stakes as u32,
+            net_loss_cents: st.harm.net_loss_cents,
+            deposits_cents: st.harm.deposits_cents,
+            last_stake_cents: st.harm.last_stake_cents,
+        }),
+        retention: st.retention.as_deref().map(retention_to_pb),
     }
+}
+
+fn retention_to_pb(r: &Retention) -> pb::Retention {
+    pb::Retention {
+        offers: r
+            .offers
+            .iter()
+            .filter(|o| o.at != 0)
+            .map(|o| pb::MadeOffer {
+                at: o.at,
+                rule: o.rule as u32,
+                channel: o.channel as u32,
+            })
+            .collect(),
+        tracked: r
+            .tracked
+            .iter()
+            .filter(|t| t.started != 0)
+            .map(|t| pb::Tracked {
+                source_hi: (t.source_id >> 64) as u64,
+                source_lo: t.source_id as u64,
+                started: t.started,
+                score_centi: t.score_centi as u32,
+                band: t.band as u32,
+                kind: t.kind as u32,
+            })
+            .collect(),
+        harm_seen_at: r.harm_seen_at,
+        harm_alerted_at: r.harm_alerted_at,
+    }
+}
+
+fn retention_from_pb(p: pb::Retention) -> Result<Retention, SnapshotError> {
+    let mut r = Retention {
+        harm_seen_at: p.harm_seen_at,
+        harm_alerted_at: p.harm_alerted_at,
+        ..Retention::default()
+    };
+    if p.offers.len() > r.offers.len() {
+        return Err(SnapshotError::Length {
+            field: "retention.offers",
+            got: p.offers.len(),
+            want: r.offers.len(),
+        });
+    }
+    for (slot, o) in r.offers.iter_mut().zip(p.offers) {
+        *slot = MadeOffer {
+            at: o.at,
+            rule: narrow::<u16>("retention.offers.rule")(o.rule)?,
+            channel: narrow::<u8>("retention.offers.channel")(o.channel)?,
+        };
+    }
+    if p.tracked.len() > r.tracked.len() {
+        return Err(SnapshotError::Length {
+            field: "retention.tracked",
+            got: p.tracked.len(),
+            want: r.tracked.len(),
+        });
+    }
+    for (slot, t) in r.tracked.iter_mut().zip(p.tracked) {
+        *slot = Tracked {
+            source_id: (t.source_hi as u128) << 64 | t.source_lo as u128,
+            started: t.started,
+            score_centi: narrow::<u16>("retention.tracked.score_centi")(t.score_centi)?,
+            band: narrow::<u8>("retention.tracked.band")(t.band)?,
+            kind: narrow::<u8>("retention.tracked.kind")(t.kind)?,
+        };
+    }
+    Ok(r)
+}
+
+/// Decayed counters: records written before the withdrawals counter was
+/// added hold one value fewer, read as no withdrawals.
+fn counters(field: &'static str, v: &[f32]) -> Result<[f32; COUNTERS], SnapshotError> {
+    if v.len() == COUNTERS - 1 {
+        let mut out = [0.0; COUNTERS];
+        out[..COUNTERS - 1].copy_from_slice(v);
+        return Ok(out);
+    }
+    array::<f32, COUNTERS, f32>(field, v, same)
 }
 
 /// The state from its protobuf message, refusing wrong array lengths and
@@ -197,8 +291,8 @@ pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotE
         },
         decayed: Decayed {
             at: p.decay_at,
-            short: array::<f32, COUNTERS, f32>("decay_short", &p.decay_short, same)?,
-            long: array::<f32, COUNTERS, f32>("decay_long", &p.decay_long, same)?,
+            short: counters("decay_short", &p.decay_short)?,
+            long: counters("decay_long", &p.decay_long)?,
         },
         first_seen: p.first_seen,
         last_event: p.last_event,
@@ -212,6 +306,7 @@ pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotE
                 (tickets[4], tickets[5]),
             ],
             replied: narrow::<u8>("tickets_replied")(p.tickets_replied)?,
+            breached: narrow::<u8>("tickets_breached")(p.tickets_breached)?,
         },
         withdrawals: PendingWithdrawals {
             requested_at: array(
@@ -253,6 +348,22 @@ pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotE
             usage_drop_at: p.usage_drop_at,
             inactivity_spell: p.inactivity_spell,
         },
+        harm: match p.harm {
+            None => HarmDay::default(),
+            Some(h) => HarmDay {
+                day: narrow::<u16>("harm.day")(h.day)?,
+                failed_deposits: narrow::<u8>("harm.failed_deposits")(h.failed_deposits)?,
+                rising_stakes: narrow::<u8>("harm.rising_stakes")(h.rising_stakes)?,
+                net_loss_cents: h.net_loss_cents,
+                deposits_cents: h.deposits_cents,
+                last_stake_cents: h.last_stake_cents,
+            },
+        },
+        retention: p
+            .retention
+            .map(retention_from_pb)
+            .transpose()?
+            .map(Box::new),
         // Brand indexes are per engine; the importing engine assigns its own.
         brand: 0,
         next_due: p.next_due,

@@ -1,9 +1,13 @@
 //! Decoders refuse bad input precisely and never panic; encoders round-trip.
 
 use proptest::prelude::*;
-use vigil_codec::{changelog, json, output, proto, snapshot};
+use vigil_codec::{changelog, json, output, proto, retention, snapshot};
 use vigil_domain::decay::Decayed;
 use vigil_domain::event::*;
+use vigil_domain::offer::{MadeOffer, OfferStatus};
+use vigil_domain::outcome::Tracked;
+use vigil_domain::safeguard::HarmDay;
+use vigil_domain::state::Retention;
 use vigil_domain::state::{
     Cooldowns, Fact, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds, RgState,
     Verdict,
@@ -254,8 +258,8 @@ fn state() -> impl Strategy<Value = PlayerState> {
     );
     let decayed = (
         any::<u32>(),
-        prop::array::uniform6(f32_any()),
-        prop::array::uniform6(f32_any()),
+        prop::array::uniform7(f32_any()),
+        prop::array::uniform7(f32_any()),
     );
     let times = (
         any::<u32>(),
@@ -283,7 +287,68 @@ fn state() -> impl Strategy<Value = PlayerState> {
         any::<bool>(),
     );
     let cooldowns = (any::<u32>(), band(), any::<u32>(), any::<u32>());
-    (window, decayed, times, memory, verdict, cooldowns).prop_map(
+    let harm = (
+        any::<u16>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<i32>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(
+                day,
+                failed_deposits,
+                rising_stakes,
+                net_loss_cents,
+                deposits_cents,
+                last_stake_cents,
+            )| {
+                HarmDay {
+                    day,
+                    failed_deposits,
+                    rising_stakes,
+                    net_loss_cents,
+                    deposits_cents,
+                    last_stake_cents,
+                }
+            },
+        );
+    let made = (1u32.., any::<u16>(), 0u8..5).prop_map(|(at, rule, channel)| MadeOffer {
+        at,
+        rule,
+        channel,
+    });
+    let tracked = (any::<u128>(), 1u32.., any::<u16>(), 0u8..3, any::<u8>()).prop_map(
+        |(source_id, started, score_centi, band, kind)| Tracked {
+            source_id,
+            started,
+            score_centi,
+            band,
+            kind,
+        },
+    );
+    // Slots fill from the front (free slots are not written).
+    let retention = prop::option::of((
+        prop::collection::vec(made, 0..=4),
+        prop::collection::vec(tracked, 0..=6),
+        any::<u32>(),
+        any::<u32>(),
+    ))
+    .prop_map(|r| {
+        r.map(|(offers, tracked, harm_seen_at, harm_alerted_at)| {
+            let mut out = Retention {
+                harm_seen_at,
+                harm_alerted_at,
+                ..Retention::default()
+            };
+            out.offers[..offers.len()].copy_from_slice(&offers);
+            out.tracked[..tracked.len()].copy_from_slice(&tracked);
+            Box::new(out)
+        })
+    });
+    let extra = (any::<u8>(), harm, retention);
+    (window, decayed, times, memory, verdict, cooldowns, extra).prop_map(
         |(
             (head_day, visits, bets, stake_cents),
             (at, short, long),
@@ -291,6 +356,7 @@ fn state() -> impl Strategy<Value = PlayerState> {
             (slots, replied, requested_at, (latest, previous, nps_at), (flags, rg_at), (ids, next)),
             (score, band, ready, emitted_score, emitted_at, evaluated_at, dirty),
             (band_change_at, alerted_band, usage_drop_at, inactivity_spell),
+            (breached, harm, retention),
         )| PlayerState {
             window: DayWindow {
                 head_day,
@@ -304,7 +370,11 @@ fn state() -> impl Strategy<Value = PlayerState> {
             last_active,
             typical_gap_secs,
             gaps,
-            tickets: OpenTickets { slots, replied },
+            tickets: OpenTickets {
+                slots,
+                replied,
+                breached,
+            },
             withdrawals: PendingWithdrawals { requested_at },
             nps: NpsMemory {
                 latest,
@@ -328,6 +398,8 @@ fn state() -> impl Strategy<Value = PlayerState> {
                 usage_drop_at,
                 inactivity_spell,
             },
+            harm,
+            retention,
             // Not part of a snapshot: the importing engine assigns its own.
             brand: 0,
             next_due,
@@ -354,8 +426,8 @@ fn same_state(a: &PlayerState, b: &PlayerState) -> bool {
     }
     fn blank(s: &PlayerState) -> PlayerState {
         let mut s = s.clone();
-        s.decayed.short = [0.0; 6];
-        s.decayed.long = [0.0; 6];
+        s.decayed.short = [0.0; 7];
+        s.decayed.long = [0.0; 7];
         s.typical_gap_secs = 0.0;
         s.verdict.score = 0.0;
         s.verdict.emitted_score = 0.0;
@@ -428,6 +500,10 @@ fn alerts_round_trip_through_both_encodings() {
             change_pct: Some(-50.0),
             contribution: 0.0,
         }],
+        tier: Tier::HighRoller,
+        manager_id: Some("m7".into()),
+        value: 1234.5,
+        priority: 456.25,
     };
     assert_eq!(
         output::decode_alert_proto(&output::alert_to_proto(&a)).unwrap(),
@@ -904,6 +980,10 @@ fn alert_decoders_refuse_unknown_values() {
         band: Band::Red,
         prev_band: Band::Yellow,
         reasons: sample_reasons(),
+        tier: Tier::Regular,
+        manager_id: None,
+        value: 0.0,
+        priority: 0.9,
     };
     for enc in [output::Encoding::Json, output::Encoding::Protobuf] {
         let back = output::decode_alert(&output::encode_alert(&a, enc), enc).unwrap();
@@ -921,7 +1001,7 @@ fn alert_decoders_refuse_unknown_values() {
     msg.band = i32::MIN;
     assert!(output::decode_alert_proto(&prost::Message::encode_to_vec(&msg)).is_err());
     msg.band = 3;
-    msg.kind = vigil_proto::v1::AlertKind::SlaBreach as i32;
+    msg.kind = 99;
     assert!(output::decode_alert_proto(&prost::Message::encode_to_vec(&msg)).is_err());
 }
 
@@ -1184,4 +1264,118 @@ fn changelog_values_under_the_wrong_key_or_version_are_refused() {
     assert!(err.to_string().contains("version 2"), "{err}");
     let err = changelog::decode_value(&clock_key, &[0x08, 0x01]).unwrap_err();
     assert!(err.to_string().contains("neither"), "{err}");
+}
+
+fn sample_offer(status: OfferStatus, suppressed_by: Option<Suppression>) -> Offer {
+    Offer {
+        offer_id: "00112233445566778899aabbccddeeff".into(),
+        alert_id: "0123456789abcdef0123456789abcdef".into(),
+        player_id: "p1".into(),
+        brand: "casino-a".into(),
+        ts: Timestamp::from_secs(1_793_534_400),
+        rule: "cashback_red".into(),
+        offer: "cashback_10pct".into(),
+        channel: Channel::Email,
+        value_cap: 12.5,
+        value: 125.0,
+        priority: 75.25,
+        tier: Tier::Vip,
+        manager_id: Some("m1".into()),
+        status,
+        suppressed_by,
+        // Two decimals, as JSON writes them, so both encodings are exact.
+        reasons: vec![Reason {
+            signal: Signal::Frequency,
+            value: 0.25,
+            baseline: 4.5,
+            change_pct: Some(-94.44),
+            contribution: -12.5,
+        }],
+    }
+}
+
+#[test]
+fn offers_and_outcomes_round_trip_through_both_encodings() {
+    let offers = [
+        sample_offer(OfferStatus::Sent, None),
+        sample_offer(OfferStatus::HeldOut, None),
+        sample_offer(OfferStatus::Suppressed, Some(Suppression::SelfExclusion)),
+    ];
+    let outcome = Outcome {
+        outcome_id: "ffeeddccbbaa99887766554433221100".into(),
+        source_id: "0123456789abcdef0123456789abcdef".into(),
+        source: OutcomeSource::Alert(AlertKind::UsageDrop),
+        player_id: "p1".into(),
+        brand: "casino-a".into(),
+        started: Timestamp::from_secs(1_793_534_400),
+        ts: Timestamp::from_secs(1_793_534_400 + 14 * 86_400),
+        score_before: 35.5,
+        score_after: 72.25,
+        band_before: Band::Red,
+        band_after: Band::Green,
+        recovered: true,
+    };
+    let held = Outcome {
+        source: OutcomeSource::Offer { treated: false },
+        ..outcome.clone()
+    };
+    for enc in [output::Encoding::Json, output::Encoding::Protobuf] {
+        for o in &offers {
+            let back = retention::decode_offer(&retention::encode_offer(o, enc), enc).unwrap();
+            assert_eq!(&back, o, "{enc}");
+        }
+        for o in [&outcome, &held] {
+            let back = retention::decode_outcome(&retention::encode_outcome(o, enc), enc).unwrap();
+            assert_eq!(&back, o, "{enc}");
+        }
+    }
+    let json = retention::offer_to_json(&offers[2]);
+    assert!(json.contains(r#""status":"suppressed""#), "{json}");
+    assert!(
+        json.contains(r#""suppressed_by":"self_exclusion""#),
+        "{json}"
+    );
+    let json = retention::outcome_to_json(&held);
+    assert!(json.contains(r#""group":"held_out""#), "{json}");
+}
+
+#[test]
+fn profiles_decode_with_defaults_and_refuse_bad_values() {
+    let enc = output::Encoding::Json;
+    let r = retention::decode_profile(
+        br#"{"player_id":"p1","brand":"casino-a","tier":"high_roller","manager_id":"m3","segments":["sports"],"opt_outs":["sms"]}"#,
+        enc,
+    )
+    .unwrap();
+    assert_eq!(r.profile.tier, Tier::HighRoller);
+    assert_eq!(r.profile.manager_id.as_deref(), Some("m3"));
+    assert!(r.profile.opt_outs.declines(Channel::Sms));
+    assert!(!r.profile.opt_outs.declines(Channel::Email));
+    let bare = retention::decode_profile(br#"{"player_id":"p2","brand":"b"}"#, enc).unwrap();
+    assert_eq!(bare.profile, Profile::default());
+    for (bad, code) in [
+        (
+            &br#"{"player_id":"p","brand":"b","tier":"gold"}"#[..],
+            "invalid_field",
+        ),
+        (
+            br#"{"player_id":"p","brand":"b","opt_outs":["fax"]}"#,
+            "invalid_field",
+        ),
+        (br#"{"player_id":"","brand":"b"}"#, "invalid_field"),
+        (br#"{"brand":"b"}"#, "invalid_json"),
+    ] {
+        let e = retention::decode_profile(bad, enc).unwrap_err();
+        assert_eq!(e.code(), code, "{e}");
+    }
+    for enc in [output::Encoding::Json, output::Encoding::Protobuf] {
+        let back = retention::decode_profile(&retention::encode_profile(&r, enc), enc).unwrap();
+        assert_eq!(back, r);
+    }
+    assert_eq!(
+        retention::decode_profile(b"\xff\xff", output::Encoding::Protobuf)
+            .unwrap_err()
+            .code(),
+        "invalid_protobuf"
+    );
 }

@@ -21,7 +21,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(key: &str, problem: impl Into<String>) -> Self {
         ConfigError {
             key: key.to_owned(),
             problem: problem.into(),
@@ -60,6 +60,42 @@ pub struct EngineConfig {
     pub scores: ScoreEmitConfig,
     /// Alert rules.
     pub rules: RulesConfig,
+    /// How the customer value is estimated.
+    pub value: crate::value::ValueConfig,
+    /// Offer rules, caps and the control group.
+    pub offers: crate::offer::OffersConfig,
+    /// Responsible-gambling safeguards and signs of harm.
+    pub safeguards: crate::safeguard::SafeguardConfig,
+    /// Support service levels for VIPs.
+    pub sla: SlaConfig,
+    /// Follow-up of alerts and offers.
+    pub outcomes: crate::outcome::OutcomeConfig,
+}
+
+/// Support service levels: tickets of these tiers must get a first reply
+/// and a resolution in time, or an `sla_breach` alert fires (and counts as
+/// support friction).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlaConfig {
+    pub enabled: bool,
+    /// Tiers the service levels apply to.
+    pub tiers: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub first_response: Duration,
+    #[serde(with = "humantime_serde")]
+    pub resolution: Duration,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        SlaConfig {
+            enabled: true,
+            tiers: vec!["vip".to_owned(), "high_roller".to_owned()],
+            first_response: Duration::from_secs(15),
+            resolution: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -75,6 +111,11 @@ impl Default for EngineConfig {
             friction: FrictionConfig::default(),
             scores: ScoreEmitConfig::default(),
             rules: RulesConfig::default(),
+            value: crate::value::ValueConfig::default(),
+            offers: crate::offer::OffersConfig::default(),
+            safeguards: crate::safeguard::SafeguardConfig::default(),
+            sla: SlaConfig::default(),
+            outcomes: crate::outcome::OutcomeConfig::default(),
         }
     }
 }
@@ -464,6 +505,56 @@ impl EngineConfig {
         }
         if !(self.scores.min_delta.is_finite() && self.scores.min_delta >= 0.0) {
             return Err(ConfigError::new("scores.min_delta", "must be >= 0"));
+        }
+        self.offers.compile()?;
+        let v = &self.value;
+        if !(v.stake_margin.is_finite() && (0.0..=1.0).contains(&v.stake_margin)) {
+            return Err(ConfigError::new(
+                "value.stake_margin",
+                "must be a share between 0 and 1 (e.g. 0.05 for 5 %)",
+            ));
+        }
+        if v.recency_half_life.is_zero() {
+            return Err(ConfigError::new(
+                "value.recency_half_life",
+                "must be above 0s",
+            ));
+        }
+        for (i, t) in self.sla.tiers.iter().enumerate() {
+            if crate::profile::Tier::parse(t).is_none() {
+                return Err(ConfigError::new(
+                    &format!("sla.tiers[{i}]"),
+                    format!("unknown tier `{t}` (expected regular, vip or high_roller)"),
+                ));
+            }
+        }
+        if self.sla.first_response.is_zero() || self.sla.first_response > self.sla.resolution {
+            return Err(ConfigError::new(
+                "sla.first_response",
+                "must be above 0s and not above sla.resolution",
+            ));
+        }
+        let h = &self.safeguards.harm;
+        if !(h.deposit_velocity_factor.is_finite() && h.deposit_velocity_factor >= 1.0) {
+            return Err(ConfigError::new(
+                "safeguards.harm.deposit_velocity_factor",
+                "must be >= 1",
+            ));
+        }
+        if !(h.deposit_velocity_min.is_finite() && h.deposit_velocity_min >= 0.0) {
+            return Err(ConfigError::new(
+                "safeguards.harm.deposit_velocity_min",
+                "must be >= 0",
+            ));
+        }
+        if h.failed_deposits_while_losing == 0 || h.rising_stakes_while_losing == 0 {
+            return Err(ConfigError::new(
+                "safeguards.harm",
+                "failed_deposits_while_losing and rising_stakes_while_losing must be at least 1",
+            ));
+        }
+        if self.outcomes.horizon < Duration::from_secs(3600) {
+            return Err(ConfigError::new("outcomes.horizon", "must be at least 1h"));
         }
         if self.baseline.min_active_days as usize > WINDOW_DAYS {
             return Err(ConfigError::new(

@@ -27,10 +27,13 @@ pub enum Counter {
     MessagesSent = 4,
     /// Marketing messages opened or clicked.
     MessagesEngaged = 5,
+    /// Paid withdrawals, in reporting-currency units (net deposits for the
+    /// customer value).
+    Withdrawals = 6,
 }
 
 /// Number of [`Counter`]s.
-pub const COUNTERS: usize = 6;
+pub const COUNTERS: usize = 7;
 
 /// All decayed counters of a player, decayed together to `at`.
 #[derive(Debug, Clone, PartialEq, Default)]

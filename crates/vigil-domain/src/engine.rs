@@ -20,11 +20,16 @@ use crate::changes::{EngineClock, Pending, PlayerRecord};
 use crate::config::{ConfigError, EngineConfig, WINDOW_DAYS};
 use crate::event::{Payload, PlayerEvent};
 use crate::money::{Money, RateTable};
+use crate::offer::{self, CompiledRule, Offer, OfferStatus};
+use crate::outcome::{self, Outcome, Tracked};
 use crate::output::{Alert, AlertKind, Output, ScoreRecord, alert_id};
+use crate::profile::{OptOuts, Profile, SharedProfiles, Tier};
 use crate::reject::Reject;
+use crate::safeguard::{self, HarmSign, Suppression};
 use crate::signal::{Reason, ScoreCard, Signal, score};
 use crate::state::{Fact, FrictionSecs, PlayerState};
 use crate::time::{DAY_MS, Timestamp, duration_ms};
+use crate::value::{self, Value};
 use crate::window::Span;
 
 /// Counters the edge turns into metrics.
@@ -38,7 +43,19 @@ pub struct EngineStats {
     /// but possibly not exactly as in order).
     pub late: u64,
     /// Alerts fired, by [`AlertKind::ALL`] index.
-    pub alerts: [u64; 3],
+    pub alerts: [u64; 5],
+    /// Offers made, by [`OfferStatus::ALL`] index.
+    pub offers: [u64; 3],
+    /// Offers suppressed, by [`Suppression::ALL`] index.
+    pub suppressed: [u64; 4],
+    /// Matching offers not made, by [`offer::Skip::ALL`] index.
+    pub offers_skipped: [u64; 3],
+    /// Outcomes emitted: `[group][recovered]`, groups alert, treated,
+    /// held out.
+    pub outcomes: [[u64; 2]; 3],
+    /// Alerts and offers not followed up because the player's follow-up
+    /// slots were all taken.
+    pub outcomes_untracked: u64,
     /// Score records emitted.
     pub scores: u64,
     /// Players scored at least once, by current band ([`Band`] order).
@@ -60,6 +77,17 @@ pub struct PlayerView<'a> {
     pub brand: &'a str,
     pub state: &'a PlayerState,
     pub card: ScoreCard,
+    /// Customer value at the engine's clock.
+    pub value: Value,
+    /// The profile the CRM sent, if any.
+    pub profile: Option<std::sync::Arc<Profile>>,
+}
+
+impl PlayerView<'_> {
+    /// Risk times value, as alerts are ranked.
+    pub fn priority(&self) -> f64 {
+        value::priority(value::score_risk(self.card.score), self.value.value)
+    }
 }
 
 impl PlayerView<'_> {
@@ -129,6 +157,26 @@ const TIMER_GRAIN_SECS: u32 = 60;
 /// window is empty and their last alerts have long fired.
 const DORMANT_AFTER_SECS: u32 = 2 * WINDOW_DAYS as u32 * 86_400;
 
+/// Profile of players the CRM sent none for.
+static NO_PROFILE: Profile = Profile {
+    tier: Tier::Regular,
+    manager_id: None,
+    segments: Vec::new(),
+    opt_outs: OptOuts {
+        marketing: false,
+        channels: 0,
+    },
+};
+
+/// A pending service-level check of one support ticket.
+#[derive(Debug, Clone, Copy)]
+struct SlaCheck {
+    player: u32,
+    ticket: u32,
+    /// Resolution (else first response).
+    resolution: bool,
+}
+
 /// The scoring engine for a set of players (one Kafka partition's, or all
 /// of a replay's).
 #[derive(Debug)]
@@ -147,6 +195,13 @@ pub struct Engine {
     /// Scratch space for the firing order of one bucket.
     timer_order: Vec<(u64, u32)>,
     pending: BinaryHeap<Reverse<Staged>>,
+    /// The CRM's profiles, joined to alerts and offers.
+    profiles: SharedProfiles,
+    /// The offer rules, parsed.
+    offer_rules: Vec<CompiledRule>,
+    /// Service-level checks by due second (exact, unlike the minute timers:
+    /// first responses are due within seconds).
+    sla_timers: BTreeMap<u32, Vec<SlaCheck>>,
     max_seen: Timestamp,
     clock: Timestamp,
     stats: EngineStats,
@@ -181,8 +236,12 @@ impl Engine {
             slow_withdrawal: cfg.friction.slow_withdrawal.as_secs(),
             max_gap: cfg.rules.inactivity.max_silence.as_secs(),
         };
+        let offer_rules = cfg.offers.compile()?;
         Ok(Engine {
             lateness_ms: duration_ms(cfg.allowed_lateness),
+            offer_rules,
+            profiles: SharedProfiles::default(),
+            sla_timers: BTreeMap::new(),
             cfg,
             rates,
             friction,
@@ -351,12 +410,15 @@ impl Engine {
             let Some(Reverse(staged)) = self.pending.pop() else {
                 break;
             };
+            // A reply at the very second a check is due is in time.
+            self.fire_sla(staged.ts.compact().saturating_sub(1), out);
             self.fire_timers(staged.ts, out);
             let now = staged.ts;
             // Only a brand-table overflow can fail here; such an event was
             // counted at ingest and cannot be scored.
             let _ = self.apply(staged, now, out);
         }
+        self.fire_sla(watermark.compact(), out);
         self.fire_timers(watermark, out);
         self.clock = self.clock.max(watermark);
     }
@@ -436,6 +498,8 @@ impl Engine {
         }
         state.apply(s.ts, &s.fact, self.friction);
         self.stats.applied += 1;
+        self.after_apply(idx, s.ts, &s.fact, out);
+        let state = &mut self.players[idx as usize].state;
         let now = now.max(s.ts);
         let t = now.compact();
         let wait = self.cfg.evaluation_interval.as_secs() as u32;
@@ -455,6 +519,233 @@ impl Engine {
         }
         self.evaluate(idx, now, out);
         Ok(())
+    }
+
+    /// What an applied event means beyond the score: service-level checks
+    /// for a new ticket, and signs of harm, which alert at once.
+    fn after_apply(&mut self, idx: u32, ts: Timestamp, fact: &Fact, out: &mut Vec<Output>) {
+        let t = ts.compact();
+        if let Fact::Ticket {
+            id_hash,
+            action: crate::event::TicketAction::Opened,
+        } = *fact
+            && self.cfg.sla.enabled
+        {
+            self.schedule_sla(idx, id_hash, t);
+        }
+        let h = &self.cfg.safeguards.harm;
+        if !h.enabled {
+            return;
+        }
+        let st = &self.players[idx as usize].state;
+        let sign = match *fact {
+            Fact::Deposit { ok: true, .. } => {
+                // The usual day: long-horizon deposits before today, over
+                // the part of the horizon the player has been around for.
+                let today = st.harm.deposits_cents as f64 / 100.0;
+                let (_, long) = st.decayed.values(crate::decay::Counter::Deposits, t);
+                let age_days = (t.saturating_sub(st.first_seen) as f64 / 86_400.0).max(1.0);
+                let span = crate::decay::LONG_TAU_DAYS
+                    * (1.0 - (-age_days / crate::decay::LONG_TAU_DAYS).exp());
+                let usual = ((long - today).max(0.0) / span.max(1.0)).max(0.0);
+                (age_days >= 7.0
+                    && today >= h.deposit_velocity_factor * usual
+                    && today - usual >= h.deposit_velocity_min)
+                    .then_some(HarmSign {
+                        signal: Signal::DepositVelocity,
+                        value: today,
+                        threshold: usual,
+                    })
+            }
+            Fact::Deposit { ok: false, .. } => {
+                let n = st.harm.failed_deposits as u32;
+                (n >= h.failed_deposits_while_losing).then_some(HarmSign {
+                    signal: Signal::FailedDeposits,
+                    value: n as f64,
+                    threshold: h.failed_deposits_while_losing as f64,
+                })
+            }
+            Fact::Bet { .. } => {
+                let n = st.harm.rising_stakes as u32;
+                (n >= h.rising_stakes_while_losing).then_some(HarmSign {
+                    signal: Signal::LossChasing,
+                    value: n as f64,
+                    threshold: h.rising_stakes_while_losing as f64,
+                })
+            }
+            Fact::SessionEnd { duration_s } => (duration_s as u64 >= h.long_session.as_secs())
+                .then_some(HarmSign {
+                    signal: Signal::SessionLength,
+                    value: duration_s as f64 / 3600.0,
+                    threshold: h.long_session.as_secs_f64() / 3600.0,
+                }),
+            _ => None,
+        };
+        if let Some(sign) = sign {
+            self.on_harm(idx, ts, sign, out);
+        }
+    }
+
+    /// A sign of harm: marketing stops at once; a human is alerted (at most
+    /// once per cooldown).
+    fn on_harm(&mut self, idx: u32, now: Timestamp, sign: HarmSign, out: &mut Vec<Output>) {
+        let t = now.compact();
+        let cooldown = self.cfg.safeguards.harm.alert_cooldown.as_secs();
+        let r = self.players[idx as usize].state.retention_mut();
+        r.harm_seen_at = r.harm_seen_at.max(t);
+        if r.harm_alerted_at != 0 && (t.saturating_sub(r.harm_alerted_at) as u64) < cooldown {
+            return;
+        }
+        r.harm_alerted_at = t;
+        let reasons = vec![Reason::new(sign.signal, sign.value, sign.threshold, 0.0)];
+        self.fire_standalone(idx, now, AlertKind::RgRisk, 1.0, reasons, out);
+    }
+
+    /// An alert outside the scoring rules (harm, service levels), carrying
+    /// the player's current score.
+    fn fire_standalone(
+        &mut self,
+        idx: u32,
+        now: Timestamp,
+        kind: AlertKind,
+        min_risk: f64,
+        reasons: Vec<Reason>,
+        out: &mut Vec<Output>,
+    ) {
+        self.mark_changed(idx);
+        let p = &self.players[idx as usize];
+        let st = &p.state;
+        let (score, band) = if st.verdict.evaluated_at == 0 {
+            let s = score(st, now, &self.cfg).score;
+            (s, Band::of(s, &self.cfg.bands))
+        } else {
+            (st.verdict.score as f64, st.verdict.band)
+        };
+        let brand: &str = &self.brands[st.brand as usize];
+        let found = self.profiles.get(brand, &p.id);
+        let profile = found.as_deref().unwrap_or(&NO_PROFILE);
+        let v = value::estimate(st, now, &self.cfg.value).value;
+        let risk = value::score_risk(score).max(min_risk);
+        self.stats.alerts[kind as usize] += 1;
+        out.push(Output::Alert(Alert {
+            alert_id: alert_id(&p.id, brand, kind, now, band),
+            player_id: p.id.to_string(),
+            brand: brand.to_owned(),
+            kind,
+            ts: now,
+            score,
+            prev_score: score,
+            band,
+            prev_band: band,
+            reasons,
+            tier: profile.tier,
+            manager_id: profile.manager_id.clone(),
+            value: v,
+            priority: value::priority(risk, v),
+        }));
+    }
+
+    fn schedule_sla(&mut self, idx: u32, ticket: u32, opened: u32) {
+        let sla = &self.cfg.sla;
+        for (after, resolution) in [(sla.first_response, false), (sla.resolution, true)] {
+            let due = opened.saturating_add(after.as_secs() as u32);
+            self.sla_timers.entry(due).or_default().push(SlaCheck {
+                player: idx,
+                ticket,
+                resolution,
+            });
+        }
+    }
+
+    /// Runs the service-level checks due at or before `upto`, in due order
+    /// and, within a second, in an order that depends only on who the
+    /// players are.
+    fn fire_sla(&mut self, upto: u32, out: &mut Vec<Output>) {
+        while let Some(entry) = self.sla_timers.first_entry() {
+            let due = *entry.key();
+            if due > upto {
+                break;
+            }
+            let mut checks = entry.remove();
+            checks.sort_by_key(|c| {
+                let p = &self.players[c.player as usize];
+                (
+                    player_hash(&self.brands[p.state.brand as usize], &p.id),
+                    c.ticket,
+                    c.resolution,
+                )
+            });
+            for c in checks {
+                self.check_sla(c, due, out);
+            }
+        }
+    }
+
+    fn check_sla(&mut self, c: SlaCheck, due: u32, out: &mut Vec<Output>) {
+        let sla = &self.cfg.sla;
+        let p = &self.players[c.player as usize];
+        let brand: &str = &self.brands[p.state.brand as usize];
+        let tier = self
+            .profiles
+            .get(brand, &p.id)
+            .map_or(Tier::Regular, |p| p.tier);
+        if !sla.enabled || !sla.tiers.iter().any(|t| t == tier.as_str()) {
+            return;
+        }
+        let tickets = &p.state.tickets;
+        let Some(slot) = tickets.find(c.ticket) else {
+            return;
+        };
+        let bit = if c.resolution {
+            0x10 << slot
+        } else {
+            1 << slot
+        };
+        let replied = tickets.replied & (1 << slot) != 0;
+        if tickets.breached & bit != 0 || (!c.resolution && replied) {
+            return;
+        }
+        let opened = tickets.slots[slot].1;
+        let (signal, target) = if c.resolution {
+            (Signal::Resolution, sla.resolution)
+        } else {
+            (Signal::FirstResponse, sla.first_response)
+        };
+        let st = &mut self.players[c.player as usize].state;
+        st.tickets.breached |= bit;
+        // A breach is support friction, as a slow resolution is.
+        st.decayed.add(crate::decay::Counter::SlowTickets, due, 1.0);
+        let waited = due.saturating_sub(opened) as f64 / 60.0;
+        let reasons = vec![Reason::new(
+            signal,
+            waited,
+            target.as_secs_f64() / 60.0,
+            0.0,
+        )];
+        let now = Timestamp::from_compact(due);
+        self.fire_standalone(c.player, now, AlertKind::SlaBreach, 0.5, reasons, out);
+    }
+
+    /// Sets (or with `None`, removes) a player's profile: it applies to
+    /// their alerts and offers from now on.
+    pub fn set_profile(&mut self, brand: &str, player_id: &str, profile: Option<Profile>) {
+        self.profiles.write().set(brand, player_id, profile);
+    }
+
+    /// Removes a player's profile in every brand.
+    pub fn remove_profile(&mut self, player_id: &str) {
+        self.profiles.write().remove_player(player_id);
+    }
+
+    /// The profile table this engine reads.
+    pub fn profiles(&self) -> &SharedProfiles {
+        &self.profiles
+    }
+
+    /// Reads profiles from `book`, shared with other engines, instead of a
+    /// table of its own.
+    pub fn share_profiles(&mut self, book: SharedProfiles) {
+        self.profiles = book;
     }
 
     fn mark_changed(&mut self, idx: u32) {
@@ -674,6 +965,13 @@ impl Engine {
     /// Scores a player at `now`, applies the alert rules and emits what
     /// changed.
     fn evaluate(&mut self, idx: u32, now: Timestamp, out: &mut Vec<Output>) {
+        let start = out.len();
+        self.judge(idx, now, out);
+        self.follow_up(idx, now, start, out);
+    }
+
+    /// Scores a player at `now` and applies the scoring rules.
+    fn judge(&mut self, idx: u32, now: Timestamp, out: &mut Vec<Output>) {
         let card = score(&self.players[idx as usize].state, now, &self.cfg);
         let t = now.compact();
         let silence_threshold = self.silence_threshold(&self.players[idx as usize].state);
@@ -720,6 +1018,12 @@ impl Engine {
                 band,
                 prev_band,
                 reasons,
+                // Filled in by `follow_up`, which reads the value only when
+                // an alert fired.
+                tier: Tier::Regular,
+                manager_id: None,
+                value: 0.0,
+                priority: 0.0,
             }));
         };
 
@@ -842,6 +1146,139 @@ impl Engine {
         }
     }
 
+    /// What the alerts just fired (`out[start..]`) lead to: profile, value
+    /// and priority on each; offers for risk alerts; follow-up tracking;
+    /// and the outcomes now due.
+    fn follow_up(&mut self, idx: u32, now: Timestamp, start: usize, out: &mut Vec<Output>) {
+        let fired = out[start..].iter().any(|o| matches!(o, Output::Alert(_)));
+        if !fired && self.players[idx as usize].state.retention.is_none() {
+            return;
+        }
+        let t = now.compact();
+        let Engine {
+            players,
+            cfg,
+            brands,
+            profiles,
+            offer_rules,
+            stats,
+            ..
+        } = self;
+        let player = &mut players[idx as usize];
+        let brand: &str = &brands[player.state.brand as usize];
+        let mut extra = Vec::new();
+        if cfg.outcomes.enabled {
+            emit_outcomes(player, brand, now, cfg, stats, &mut extra);
+        }
+        if fired {
+            let found = profiles.get(brand, &player.id);
+            let profile = found.as_deref().unwrap_or(&NO_PROFILE);
+            let val = value::estimate(&player.state, now, &cfg.value).value;
+            for o in &mut out[start..] {
+                let Output::Alert(a) = o else { continue };
+                a.tier = profile.tier;
+                a.manager_id = profile.manager_id.clone();
+                a.value = val;
+                a.priority = value::priority(value::score_risk(a.score), val);
+                // A recovery is good news: nothing to offer or follow up.
+                if !a.kind.is_risk() || (a.kind == AlertKind::BandChange && a.band < a.prev_band) {
+                    continue;
+                }
+                if cfg.outcomes.enabled {
+                    track(
+                        &mut player.state,
+                        stats,
+                        &a.alert_id,
+                        t,
+                        a.score,
+                        a.band,
+                        a.kind as u8,
+                    );
+                }
+                if !cfg.offers.enabled {
+                    continue;
+                }
+                let Some(rule) = offer_rules
+                    .iter()
+                    .find(|r| r.matches(a.kind, a.prev_band, a.band, profile, val))
+                else {
+                    continue;
+                };
+                let history = player
+                    .state
+                    .retention
+                    .as_ref()
+                    .map(|r| r.offers)
+                    .unwrap_or_default();
+                if let Err(skip) = offer::check_caps(&history, rule, &cfg.offers, t) {
+                    stats.offers_skipped[skip as usize] += 1;
+                    continue;
+                }
+                let suppress_for = cfg.safeguards.harm.suppress_marketing_for.as_secs();
+                let harm = player.state.retention.as_ref().is_some_and(|r| {
+                    r.harm_seen_at != 0 && (t.saturating_sub(r.harm_seen_at) as u64) < suppress_for
+                });
+                let suppressed_by =
+                    safeguard::rg_blocks(&player.state.rg, t, rule.bonus, &cfg.safeguards)
+                        .or(harm.then_some(Suppression::HarmRisk))
+                        .or(profile
+                            .opt_outs
+                            .declines(rule.channel)
+                            .then_some(Suppression::OptOut));
+                let status = if suppressed_by.is_some() {
+                    OfferStatus::Suppressed
+                } else if offer::held_out(brand, &player.id, &cfg.offers) {
+                    OfferStatus::HeldOut
+                } else {
+                    OfferStatus::Sent
+                };
+                stats.offers[status as usize] += 1;
+                if let Some(s) = suppressed_by {
+                    stats.suppressed[s as usize] += 1;
+                }
+                let offer_id = offer::offer_id(&a.alert_id, &rule.name);
+                if status != OfferStatus::Suppressed {
+                    offer::remember(&mut player.state.retention_mut().offers, rule, t);
+                    if cfg.outcomes.enabled {
+                        let kind = if status == OfferStatus::Sent {
+                            Tracked::OFFER_TREATED
+                        } else {
+                            Tracked::OFFER_HELD_OUT
+                        };
+                        track(
+                            &mut player.state,
+                            stats,
+                            &offer_id,
+                            t,
+                            a.score,
+                            a.band,
+                            kind,
+                        );
+                    }
+                }
+                extra.push(Output::Offer(Offer {
+                    offer_id,
+                    alert_id: a.alert_id.clone(),
+                    player_id: a.player_id.clone(),
+                    brand: a.brand.clone(),
+                    ts: now,
+                    rule: rule.name.clone(),
+                    offer: rule.offer.clone(),
+                    channel: rule.channel,
+                    value_cap: rule.value_cap(val),
+                    value: val,
+                    priority: a.priority,
+                    tier: profile.tier,
+                    manager_id: profile.manager_id.clone(),
+                    status,
+                    suppressed_by,
+                    reasons: a.reasons.clone(),
+                }));
+            }
+        }
+        out.extend(extra);
+    }
+
     /// A player's state and current score card, at the engine's clock.
     pub fn player(&self, brand: &str, player_id: &str) -> Option<PlayerView<'_>> {
         let idx = self.find(brand, player_id)?;
@@ -851,11 +1288,14 @@ impl Engine {
     fn view(&self, idx: u32) -> PlayerView<'_> {
         let p = &self.players[idx as usize];
         let now = self.clock.max(Timestamp::from_compact(p.state.last_event));
+        let brand: &str = &self.brands[p.state.brand as usize];
         PlayerView {
             player_id: &p.id,
-            brand: &self.brands[p.state.brand as usize],
+            brand,
             state: &p.state,
             card: score(&p.state, now, &self.cfg),
+            value: value::estimate(&p.state, now, &self.cfg.value),
+            profile: self.profiles.get(brand, &p.id),
         }
     }
 
@@ -899,8 +1339,94 @@ impl Engine {
         if state.verdict.evaluated_at != 0 {
             self.stats.bands[state.verdict.band as usize] += 1;
         }
+        let tickets = state.tickets.clone();
         self.players[idx as usize].state = state;
         self.schedule(idx, due);
+        // Service-level checks live in the engine, not the state: re-arm
+        // them for the tickets still open (a breach already alerted is
+        // marked in the ticket and does not fire again).
+        if self.cfg.sla.enabled {
+            for &(ticket, opened) in &tickets.slots {
+                if opened != 0 {
+                    self.schedule_sla(idx, ticket, opened);
+                }
+            }
+        }
         Ok(())
+    }
+}
+
+/// Starts following up an alert or offer. When every slot is taken the new
+/// one is not followed up (and counted): the earlier ones mark when the
+/// drift was first seen, which is what an outcome should measure from.
+fn track(
+    st: &mut PlayerState,
+    stats: &mut EngineStats,
+    id: &str,
+    t: u32,
+    score: f64,
+    band: Band,
+    kind: u8,
+) {
+    let r = st.retention_mut();
+    let Some(slot) = (0..outcome::TRACKED).find(|&i| r.tracked[i].started == 0) else {
+        stats.outcomes_untracked += 1;
+        return;
+    };
+    r.tracked[slot] = Tracked {
+        source_id: outcome::id_number(id),
+        started: t.max(1),
+        score_centi: (score.clamp(0.0, 100.0) * 100.0).round() as u16,
+        band: band as u8,
+        kind,
+    };
+}
+
+/// Emits the outcomes whose horizon has passed, with the player's latest
+/// verdict.
+fn emit_outcomes(
+    player: &mut Player,
+    brand: &str,
+    now: Timestamp,
+    cfg: &EngineConfig,
+    stats: &mut EngineStats,
+    out: &mut Vec<Output>,
+) {
+    let t = now.compact();
+    let horizon = cfg.outcomes.horizon.as_secs() as u32;
+    let (after, band_after) = (player.state.verdict.score as f64, player.state.verdict.band);
+    let Some(r) = player.state.retention.as_mut() else {
+        return;
+    };
+    for tr in &mut r.tracked {
+        if tr.started == 0 || t < tr.started.saturating_add(horizon) {
+            continue;
+        }
+        let taken = std::mem::take(tr);
+        let Some(source) = taken.source() else {
+            continue;
+        };
+        let before = taken.score_centi as f64 / 100.0;
+        let recovered = outcome::recovered(before, after, band_after, &cfg.outcomes);
+        let group = match source.group() {
+            "alert" => 0,
+            "treated" => 1,
+            _ => 2,
+        };
+        stats.outcomes[group][recovered as usize] += 1;
+        out.push(Output::Outcome(Outcome {
+            outcome_id: outcome::outcome_id(taken.source_id),
+            source_id: format!("{:032x}", taken.source_id),
+            source,
+            player_id: player.id.to_string(),
+            brand: brand.to_owned(),
+            started: Timestamp::from_compact(taken.started),
+            ts: now,
+            score_before: before,
+            score_after: after,
+            band_before: Band::ALL[(taken.band as usize).min(2)],
+            band_after,
+            recovered,
+        }));
     }
 }

@@ -1,6 +1,9 @@
 //! What the engine produces: alerts and score records.
 
 use crate::band::Band;
+use crate::offer::Offer;
+use crate::outcome::Outcome;
+use crate::profile::Tier;
 use crate::signal::Reason;
 use crate::time::Timestamp;
 
@@ -13,15 +16,30 @@ pub enum AlertKind {
     UsageDrop,
     /// Silent for longer than the player's own rhythm allows.
     Inactivity,
+    /// Signs of gambling harm: for a human, never a sales opportunity.
+    RgRisk,
+    /// A VIP's support ticket missed its first-response or resolution time.
+    SlaBreach,
 }
 
 impl AlertKind {
     /// Every kind.
-    pub const ALL: [AlertKind; 3] = [
+    pub const ALL: [AlertKind; 5] = [
         AlertKind::BandChange,
         AlertKind::UsageDrop,
         AlertKind::Inactivity,
+        AlertKind::RgRisk,
+        AlertKind::SlaBreach,
     ];
+
+    /// Whether the kind reports churn risk (the kinds offers answer and
+    /// outcomes follow up), rather than harm or a service breach.
+    pub const fn is_risk(self) -> bool {
+        matches!(
+            self,
+            AlertKind::BandChange | AlertKind::UsageDrop | AlertKind::Inactivity
+        )
+    }
 
     /// The wire name (snake_case).
     pub const fn as_str(self) -> &'static str {
@@ -29,6 +47,8 @@ impl AlertKind {
             AlertKind::BandChange => "band_change",
             AlertKind::UsageDrop => "usage_drop",
             AlertKind::Inactivity => "inactivity",
+            AlertKind::RgRisk => "rg_risk",
+            AlertKind::SlaBreach => "sla_breach",
         }
     }
 
@@ -56,6 +76,14 @@ pub struct Alert {
     /// Which signals moved and how much each weighed; the rule's own
     /// trigger first.
     pub reasons: Vec<Reason>,
+    /// From the player's profile (regular without one).
+    pub tier: Tier,
+    pub manager_id: Option<String>,
+    /// Customer value estimate (reporting currency per month, see
+    /// [`crate::value`]).
+    pub value: f64,
+    /// Risk times value: the order a manager should work alerts in.
+    pub priority: f64,
 }
 
 /// A player's latest score.
@@ -76,6 +104,8 @@ pub struct ScoreRecord {
 pub enum Output {
     Alert(Alert),
     Score(ScoreRecord),
+    Offer(Offer),
+    Outcome(Outcome),
 }
 
 /// Builds the deterministic id of an alert from what identifies it.

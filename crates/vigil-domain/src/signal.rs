@@ -35,6 +35,18 @@ pub enum Signal {
     Satisfaction,
     /// Visits plus bets over the usage-drop windows (rules only, not scored).
     Usage,
+    /// Deposits today against the player's usual day (harm rule).
+    DepositVelocity,
+    /// Consecutive rising stakes while losing today (harm rule).
+    LossChasing,
+    /// Failed deposits today while losing (harm rule).
+    FailedDeposits,
+    /// Length of one session, in hours (harm rule).
+    SessionLength,
+    /// Minutes a VIP ticket waited for a first reply (SLA rule).
+    FirstResponse,
+    /// Minutes a VIP ticket stayed unresolved (SLA rule).
+    Resolution,
 }
 
 impl Signal {
@@ -50,11 +62,23 @@ impl Signal {
         Signal::Satisfaction,
     ];
 
-    /// Parses a wire name (any signal, [`Signal::Usage`] included).
+    /// The signals that only rules report: they explain an alert but do
+    /// not weigh in the score.
+    pub const RULE_ONLY: [Signal; 7] = [
+        Signal::Usage,
+        Signal::DepositVelocity,
+        Signal::LossChasing,
+        Signal::FailedDeposits,
+        Signal::SessionLength,
+        Signal::FirstResponse,
+        Signal::Resolution,
+    ];
+
+    /// Parses a wire name (any signal, rule-only ones included).
     pub fn parse(s: &str) -> Option<Signal> {
         Signal::ALL
             .into_iter()
-            .chain([Signal::Usage])
+            .chain(Signal::RULE_ONLY)
             .find(|x| x.as_str() == s)
     }
 
@@ -70,6 +94,12 @@ impl Signal {
             Signal::Communication => "communication",
             Signal::Satisfaction => "satisfaction",
             Signal::Usage => "usage",
+            Signal::DepositVelocity => "deposit_velocity",
+            Signal::LossChasing => "loss_chasing",
+            Signal::FailedDeposits => "failed_deposits",
+            Signal::SessionLength => "session_length",
+            Signal::FirstResponse => "first_response",
+            Signal::Resolution => "resolution",
         }
     }
 }

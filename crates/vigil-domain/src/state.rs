@@ -70,6 +70,9 @@ pub struct OpenTickets {
     pub slots: [(u32, u32); 3],
     /// Bit `i` set: slot `i` has had a first reply.
     pub replied: u8,
+    /// Service-level breaches already alerted: bit `i` the first response
+    /// of slot `i`, bit `i + 4` its resolution.
+    pub breached: u8,
 }
 
 impl OpenTickets {
@@ -85,9 +88,10 @@ impl OpenTickets {
         };
         self.slots[slot] = (id, at.max(1));
         self.replied &= !(1 << slot);
+        self.breached &= !(0x11 << slot);
     }
 
-    fn find(&self, id: u32) -> Option<usize> {
+    pub(crate) fn find(&self, id: u32) -> Option<usize> {
         self.slots.iter().position(|&(i, t)| t != 0 && i == id)
     }
 
@@ -97,6 +101,7 @@ impl OpenTickets {
         let opened = self.slots[s].1;
         self.slots[s] = (0, 0);
         self.replied &= !(1 << s);
+        self.breached &= !(0x11 << s);
         Some(opened)
     }
 
@@ -274,6 +279,19 @@ pub struct Cooldowns {
     pub inactivity_spell: u32,
 }
 
+/// What only some players need: offers made (for cooldowns and caps),
+/// alerts and offers awaiting their outcome, and signs of harm. Boxed, so
+/// the many players who never get an alert pay one pointer for it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Retention {
+    pub offers: [crate::offer::MadeOffer; crate::offer::HISTORY],
+    pub tracked: [crate::outcome::Tracked; crate::outcome::TRACKED],
+    /// The latest sign of harm (marketing is suppressed for a while after).
+    pub harm_seen_at: u32,
+    /// The latest `rg_risk` alert (for its cooldown).
+    pub harm_alerted_at: u32,
+}
+
 /// Everything remembered about one player.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlayerState {
@@ -296,6 +314,10 @@ pub struct PlayerState {
     pub recent_ids: RecentIds,
     pub verdict: Verdict,
     pub cooldowns: Cooldowns,
+    /// Today's figures for the signs of harm.
+    pub harm: crate::safeguard::HarmDay,
+    /// Offers, outcomes and harm history, for players who have any.
+    pub retention: Option<Box<Retention>>,
     /// Index of the brand in the engine's brand table.
     pub brand: u16,
     /// Compact time the player's timer is due (see the engine's timer queue).
@@ -320,6 +342,11 @@ pub(crate) struct FrictionSecs {
 }
 
 impl PlayerState {
+    /// The retention part, created on first use.
+    pub(crate) fn retention_mut(&mut self) -> &mut Retention {
+        self.retention.get_or_insert_with(Box::default)
+    }
+
     /// A new player first seen at `t`.
     pub(crate) fn new(t: u32, brand: u16) -> Self {
         PlayerState {
@@ -348,7 +375,11 @@ impl PlayerState {
                 );
             }
             Fact::SessionEnd { .. } => {}
-            Fact::Bet { stake_cents, .. } => {
+            Fact::Bet {
+                stake_cents,
+                win_cents,
+            } => {
+                self.harm.bet(t, stake_cents, win_cents);
                 self.window.add(
                     ts,
                     DayDelta {
@@ -369,12 +400,18 @@ impl PlayerState {
                 );
             }
             Fact::Deposit { cents, ok: true } => {
+                self.harm.deposit(t, cents);
                 self.decayed.add(Counter::Deposits, t, cents as f64 / 100.0)
             }
-            Fact::Deposit { ok: false, .. } => self.decayed.add(Counter::PaymentFailures, t, 1.0),
-            Fact::Withdrawal { status, .. } => match status {
+            Fact::Deposit { ok: false, .. } => {
+                self.harm.failed_deposit(t);
+                self.decayed.add(Counter::PaymentFailures, t, 1.0)
+            }
+            Fact::Withdrawal { status, cents } => match status {
                 WithdrawalStatus::Requested => self.withdrawals.request(t),
                 WithdrawalStatus::Paid => {
+                    self.decayed
+                        .add(Counter::Withdrawals, t, cents as f64 / 100.0);
                     if let Some(at) = self.withdrawals.settle()
                         && t.saturating_sub(at) as u64 > f.slow_withdrawal
                     {

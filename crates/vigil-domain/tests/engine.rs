@@ -408,6 +408,8 @@ proptest! {
             let (score, reasons) = match o {
                 Output::Alert(a) => (a.score, &a.reasons),
                 Output::Score(s) => (s.score, &s.reasons),
+                Output::Offer(o) => (o.priority.min(100.0), &o.reasons),
+                Output::Outcome(o) => (o.score_after, &Vec::new()),
             };
             prop_assert!((0.0..=100.0).contains(&score));
             prop_assert!(reasons.iter().all(|r| r.contribution <= 0.0 && r.value.is_finite()));

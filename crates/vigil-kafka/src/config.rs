@@ -93,8 +93,13 @@ pub struct TopicsConfig {
     pub alerts: OutputTopic,
     /// Latest score per player, keyed by player id (meant to be compacted).
     pub scores: OutputTopic,
-    /// Offer triggers (filled by the retention rules).
+    /// Offer triggers for the campaign engine, keyed by player id.
     pub offers: OutputTopic,
+    /// What happened after each alert and offer, keyed by player id.
+    pub outcomes: OutputTopic,
+    /// The CRM's player profiles (compacted, keyed by player id), read
+    /// whole by every instance; an empty name turns profiles off.
+    pub profiles: InputTopic,
     /// Undecodable or invalid input, with the reason in headers.
     pub dead_letter: String,
     /// Player state, one compacted record per player, partitioned like the
@@ -116,6 +121,11 @@ impl Default for TopicsConfig {
             alerts: OutputTopic::new("vigil.alerts"),
             scores: OutputTopic::new("vigil.scores"),
             offers: OutputTopic::new("vigil.offers"),
+            outcomes: OutputTopic::new("vigil.outcomes"),
+            profiles: InputTopic {
+                name: "vigil.profiles".to_owned(),
+                encoding: Encoding::Json,
+            },
             dead_letter: "vigil.dead-letter".to_owned(),
             changelog: "vigil.changelog".to_owned(),
             create_missing: true,
@@ -226,6 +236,7 @@ impl TopicsConfig {
             ("topics.alerts.name", &self.alerts.name),
             ("topics.scores.name", &self.scores.name),
             ("topics.offers.name", &self.offers.name),
+            ("topics.outcomes.name", &self.outcomes.name),
             ("topics.dead_letter", &self.dead_letter),
             ("topics.changelog", &self.changelog),
         ] {
@@ -239,6 +250,15 @@ impl TopicsConfig {
                 ));
             }
             names.push(name);
+        }
+        if !self.profiles.name.is_empty() && names.contains(&self.profiles.name.as_str()) {
+            return Err(err(
+                "topics.profiles.name",
+                format!(
+                    "topic `{}` is used twice; every topic needs its own name (empty turns profiles off)",
+                    self.profiles.name
+                ),
+            ));
         }
         if self.replication_factor < 1 {
             return Err(err("topics.replication_factor", "must be at least 1"));

@@ -7,6 +7,7 @@ pub mod context;
 pub mod metrics;
 pub mod pipeline;
 mod probe;
+pub mod profiles;
 pub mod restore;
 pub mod topics;
 

@@ -6,7 +6,8 @@
 //! configuration). Never a player id.
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-use vigil_domain::{AlertKind, Band, EventType, Reject};
+use vigil_domain::offer::Skip;
+use vigil_domain::{AlertKind, Band, Channel, EventType, OfferStatus, Reject, Suppression};
 
 pub const EVENTS_CONSUMED: &str = "vigil_events_consumed_total";
 pub const EVENTS_REJECTED: &str = "vigil_events_rejected_total";
@@ -36,6 +37,13 @@ pub const RESTORE_SECONDS: &str = "vigil_state_restore_duration_seconds";
 pub const RESTORED_PLAYERS: &str = "vigil_state_restored_players_total";
 pub const RESTORE_READ_BYTES: &str = "vigil_state_restore_read_bytes_total";
 pub const PARTITIONS_RESTORING: &str = "vigil_partitions_restoring";
+pub const OFFERS_PUBLISHED: &str = "vigil_offers_published_total";
+pub const OFFERS_SUPPRESSED: &str = "vigil_offers_suppressed_total";
+pub const OFFERS_SKIPPED: &str = "vigil_offers_skipped_total";
+pub const OUTCOMES_PUBLISHED: &str = "vigil_outcomes_published_total";
+pub const OFFER_UPLIFT: &str = "vigil_offer_uplift_ratio";
+pub const PROFILES_LOADED: &str = "vigil_profiles_loaded";
+pub const PROFILE_UPDATES: &str = "vigil_profile_updates_total";
 
 /// Histogram buckets for latencies, in seconds: 1 ms to 5 min. Without
 /// them the exporter would publish summaries, which cannot be aggregated
@@ -174,6 +182,41 @@ pub fn describe() {
         Unit::Count,
         "Assigned partitions whose state is being restored."
     );
+    describe_counter!(
+        OFFERS_PUBLISHED,
+        Unit::Count,
+        "Offer records acknowledged by the broker, by status (sent, held_out, suppressed) and channel."
+    );
+    describe_counter!(
+        OFFERS_SUPPRESSED,
+        Unit::Count,
+        "Offers a rule matched but a safeguard or opt-out forbade, by reason."
+    );
+    describe_counter!(
+        OFFERS_SKIPPED,
+        Unit::Count,
+        "Offers a rule matched but a cooldown or frequency cap held back, by reason."
+    );
+    describe_counter!(
+        OUTCOMES_PUBLISHED,
+        Unit::Count,
+        "Outcome records acknowledged, by group (alert, treated, held_out) and whether the player recovered."
+    );
+    describe_gauge!(
+        OFFER_UPLIFT,
+        Unit::Count,
+        "Recovery rate of treated players minus that of held-out players, over this instance's outcomes (0 until both groups have one)."
+    );
+    describe_gauge!(
+        PROFILES_LOADED,
+        Unit::Count,
+        "Player profiles in the joined table."
+    );
+    describe_counter!(
+        PROFILE_UPDATES,
+        Unit::Count,
+        "Profile records read, by result (applied, removed, rejected)."
+    );
 }
 
 /// Creates, at zero, every series whose labels are known before the first
@@ -227,4 +270,65 @@ pub fn register_known_series(output_topics: &[&str]) {
     counter!(RESTORED_PLAYERS).increment(0);
     counter!(RESTORE_READ_BYTES).increment(0);
     gauge!(PARTITIONS_RESTORING).increment(0.0);
+    for status in OfferStatus::ALL {
+        for channel in Channel::ALL {
+            counter!(OFFERS_PUBLISHED, "status" => status.as_str(), "channel" => channel.as_str())
+                .increment(0);
+        }
+    }
+    for reason in Suppression::ALL {
+        counter!(OFFERS_SUPPRESSED, "reason" => reason.as_str()).increment(0);
+    }
+    for reason in Skip::ALL {
+        counter!(OFFERS_SKIPPED, "reason" => reason.as_str()).increment(0);
+    }
+    for group in ["alert", "treated", "held_out"] {
+        for recovered in ["true", "false"] {
+            counter!(OUTCOMES_PUBLISHED, "group" => group, "recovered" => recovered).increment(0);
+        }
+    }
+    gauge!(OFFER_UPLIFT).increment(0.0);
+    gauge!(PROFILES_LOADED).increment(0.0);
+    for result in ["applied", "removed", "rejected"] {
+        counter!(PROFILE_UPDATES, "result" => result).increment(0);
+    }
+    for output in ["offer", "outcome"] {
+        let _ = histogram!(EVENT_TO_PUBLISH, "output" => output);
+        let _ = histogram!(RECEIVE_TO_PUBLISH, "output" => output);
+    }
+}
+
+/// Outcomes of offers seen by this instance: treated and held out, each
+/// `[recovered, all]`.
+static OFFER_OUTCOMES: [[std::sync::atomic::AtomicU64; 2]; 2] = [
+    [
+        std::sync::atomic::AtomicU64::new(0),
+        std::sync::atomic::AtomicU64::new(0),
+    ],
+    [
+        std::sync::atomic::AtomicU64::new(0),
+        std::sync::atomic::AtomicU64::new(0),
+    ],
+];
+
+/// Counts an acknowledged outcome and updates the uplift gauge: recovery
+/// rate of treated players minus that of held-out ones.
+pub(crate) fn record_outcome(group: &str, recovered: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let g = match group {
+        "treated" => 0,
+        "held_out" => 1,
+        _ => return,
+    };
+    if recovered {
+        OFFER_OUTCOMES[g][0].fetch_add(1, Relaxed);
+    }
+    OFFER_OUTCOMES[g][1].fetch_add(1, Relaxed);
+    let rate = |g: usize| {
+        let all = OFFER_OUTCOMES[g][1].load(Relaxed);
+        (all > 0).then(|| OFFER_OUTCOMES[g][0].load(Relaxed) as f64 / all as f64)
+    };
+    if let (Some(t), Some(h)) = (rate(0), rate(1)) {
+        metrics::gauge!(OFFER_UPLIFT).set(t - h);
+    }
 }

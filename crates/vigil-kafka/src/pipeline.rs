@@ -32,13 +32,14 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use vigil_codec::output::Encoding;
 use vigil_domain::{
-    Band, Engine, EngineClock, EngineConfig, EventType, Output, PlayerEvent, PlayerRecord, Reject,
-    Timestamp,
+    Band, Channel, Engine, EngineClock, EngineConfig, EventType, OfferStatus, Output, PlayerEvent,
+    PlayerRecord, Reject, SharedProfiles, Timestamp,
 };
 
 use crate::config::{KafkaConfig, PipelineConfig, TopicsConfig};
 use crate::context::{Ownership, StartFrom, VigilContext};
 use crate::metrics as m;
+use crate::profiles::{ProfileTable, ProfilesError};
 use crate::restore::{self, Held, RestoreError, Wanted};
 use crate::topics;
 
@@ -57,6 +58,7 @@ pub struct Health {
     assigned: AtomicUsize,
     catching_up: AtomicUsize,
     restoring: AtomicUsize,
+    loading_profiles: AtomicBool,
     pub(crate) broker_reachable: AtomicBool,
     stopping: AtomicBool,
     events: AtomicU64,
@@ -86,6 +88,9 @@ impl Health {
         }
         if !self.broker_reachable.load(Ordering::Relaxed) {
             return Err("broker not reachable".into());
+        }
+        if self.loading_profiles.load(Ordering::Relaxed) {
+            return Err("loading player profiles".into());
         }
         let restoring = self.restoring.load(Ordering::Relaxed);
         if restoring > 0 {
@@ -133,6 +138,8 @@ pub enum PipelineError {
     Changelog { last: String },
     #[error("state restore failed")]
     Restore(#[from] RestoreError),
+    #[error("player profiles could not be loaded")]
+    Profiles(#[from] ProfilesError),
 }
 
 /// What an output record is, for metrics once it is acknowledged.
@@ -145,6 +152,16 @@ enum Kind {
     },
     Score {
         band: Band,
+        event_ts: Timestamp,
+    },
+    Offer {
+        status: OfferStatus,
+        channel: Channel,
+        event_ts: Timestamp,
+    },
+    Outcome {
+        group: &'static str,
+        recovered: bool,
         event_ts: Timestamp,
     },
     DeadLetter {
@@ -216,6 +233,8 @@ struct Part {
     last_message: Instant,
     newest_ts: Timestamp,
     seen: (u64, u64),
+    /// Offer counters of the engine already reported: suppressed, skipped.
+    seen_offers: ([u64; 4], [u64; 3]),
 }
 
 impl Part {
@@ -309,6 +328,11 @@ struct Core {
     topic_names: HashMap<String, Arc<str>>,
     alerts_topic: Arc<str>,
     scores_topic: Arc<str>,
+    offers_topic: Arc<str>,
+    outcomes_topic: Arc<str>,
+    /// The CRM's profiles, read by every engine, and their reader.
+    profiles: SharedProfiles,
+    profile_table: Option<ProfileTable>,
     dlq_topic: Arc<str>,
     changelog_topic: Arc<str>,
     /// State goes to (and comes back from) the changelog.
@@ -378,9 +402,34 @@ impl Pipeline {
         let mut restore_client =
             client_config(&settings.kafka, &settings.kafka.consumer_properties);
         restore_client.set("group.id", format!("{}.restore", settings.kafka.group_id));
+        // Profiles first: alerts and offers carry them from the first event.
+        let profiles = SharedProfiles::default();
+        let profile_table = if t.profiles.name.is_empty() {
+            None
+        } else {
+            health.loading_profiles.store(true, Ordering::Relaxed);
+            let mut reader = restore_client.clone();
+            reader.set("group.id", format!("{}.profiles", settings.kafka.group_id));
+            let table = ProfileTable::load(
+                &reader,
+                &t.profiles.name,
+                t.profiles.encoding,
+                profiles.clone(),
+                shutdown,
+            )?;
+            health.loading_profiles.store(false, Ordering::Relaxed);
+            match table {
+                Some(table) => Some(table),
+                None => return Ok(None),
+            }
+        };
         let core = Arc::new(Mutex::new(Core {
             alerts_topic: t.alerts.name.as_str().into(),
             scores_topic: t.scores.name.as_str().into(),
+            offers_topic: t.offers.name.as_str().into(),
+            outcomes_topic: t.outcomes.name.as_str().into(),
+            profiles,
+            profile_table,
             dlq_topic: t.dead_letter.as_str().into(),
             changelog_topic: t.changelog.as_str().into(),
             use_changelog,
@@ -487,6 +536,10 @@ impl Pipeline {
         let mut core = lock(&self.core);
         if let Some(e) = core.fatal.take() {
             return Err(e);
+        }
+        // Between batches: every event of a batch meets the same profiles.
+        if let Some(table) = &core.profile_table {
+            table.poll_updates(max_batch);
         }
         core.advance_idle();
         core.enqueue_batch(started)?;
@@ -732,10 +785,11 @@ impl Core {
         };
         for (w, encoding) in wanted {
             let key = (w.topic, w.partition);
-            let (engine, held) = match restored.remove(&key) {
+            let (mut engine, held) = match restored.remove(&key) {
                 Some(r) => (r.engine, (r.held.until > 0).then_some(r.held)),
                 None => (Engine::new(self.settings.engine.clone())?, None),
             };
+            engine.share_profiles(self.profiles.clone());
             let resume_at = match self.settings.pipeline.state_rebuild {
                 StartFrom::Earliest => w.committed,
                 StartFrom::Committed | StartFrom::Changelog => None,
@@ -756,6 +810,7 @@ impl Core {
                     last_message: Instant::now(),
                     newest_ts: Timestamp::MIN,
                     seen: (0, 0),
+                    seen_offers: Default::default(),
                 },
             );
         }
@@ -902,6 +957,43 @@ impl Core {
                         kind: Kind::Score {
                             band: s.band,
                             event_ts: s.ts,
+                        },
+                    }
+                }
+                Output::Offer(o) => {
+                    let enc = self.settings.topics.offers.encoding;
+                    OutRecord {
+                        topic: self.offers_topic.clone(),
+                        partition: None,
+                        key: Some(o.player_id.clone().into_bytes()),
+                        payload: vigil_codec::retention::encode_offer(&o, enc),
+                        headers: vec![
+                            ("vigil.offer_id", o.offer_id.clone().into_bytes()),
+                            ("vigil.status", o.status.as_str().as_bytes().to_vec()),
+                            ("content-type", content_type(enc).as_bytes().to_vec()),
+                        ],
+                        kind: Kind::Offer {
+                            status: o.status,
+                            channel: o.channel,
+                            event_ts: o.ts,
+                        },
+                    }
+                }
+                Output::Outcome(o) => {
+                    let enc = self.settings.topics.outcomes.encoding;
+                    OutRecord {
+                        topic: self.outcomes_topic.clone(),
+                        partition: None,
+                        key: Some(o.player_id.clone().into_bytes()),
+                        payload: vigil_codec::retention::encode_outcome(&o, enc),
+                        headers: vec![
+                            ("vigil.outcome_id", o.outcome_id.clone().into_bytes()),
+                            ("content-type", content_type(enc).as_bytes().to_vec()),
+                        ],
+                        kind: Kind::Outcome {
+                            group: o.source.group(),
+                            recovered: o.recovered,
+                            event_ts: o.ts,
                         },
                     }
                 }
@@ -1057,15 +1149,33 @@ impl Core {
         }
         let (mut players, mut pending, mut bands) = (0usize, 0usize, [0u64; 3]);
         let (mut dups, mut late) = (0u64, 0u64);
+        let (mut suppressed, mut skipped) = ([0u64; 4], [0u64; 3]);
         for part in self.parts.values_mut() {
             let s = part.engine.stats();
             dups += s.duplicates - part.seen.0;
             late += s.late - part.seen.1;
             part.seen = (s.duplicates, s.late);
+            for (i, c) in suppressed.iter_mut().enumerate() {
+                *c += s.suppressed[i] - part.seen_offers.0[i];
+            }
+            for (i, c) in skipped.iter_mut().enumerate() {
+                *c += s.offers_skipped[i] - part.seen_offers.1[i];
+            }
+            part.seen_offers = (s.suppressed, s.offers_skipped);
             players += part.engine.player_count();
             pending += part.engine.pending_count();
             for (b, c) in bands.iter_mut().zip(s.bands) {
                 *b += c;
+            }
+        }
+        for (reason, c) in vigil_domain::Suppression::ALL.iter().zip(suppressed) {
+            if c > 0 {
+                metrics::counter!(m::OFFERS_SUPPRESSED, "reason" => reason.as_str()).increment(c);
+            }
+        }
+        for (reason, c) in vigil_domain::offer::Skip::ALL.iter().zip(skipped) {
+            if c > 0 {
+                metrics::counter!(m::OFFERS_SKIPPED, "reason" => reason.as_str()).increment(c);
             }
         }
         metrics::counter!(m::EVENTS_DUPLICATE).increment(dups);
@@ -1113,6 +1223,31 @@ fn acknowledge(record: &OutRecord, received: Instant, now_ms: i64) {
             metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "score")
                 .record(event_to_publish(event_ts));
             metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "score")
+                .record(receive_to_publish);
+        }
+        Kind::Offer {
+            status,
+            channel,
+            event_ts,
+        } => {
+            metrics::counter!(m::OFFERS_PUBLISHED, "status" => status.as_str(), "channel" => channel.as_str())
+                .increment(1);
+            metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "offer")
+                .record(event_to_publish(event_ts));
+            metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "offer")
+                .record(receive_to_publish);
+        }
+        Kind::Outcome {
+            group,
+            recovered,
+            event_ts,
+        } => {
+            metrics::counter!(m::OUTCOMES_PUBLISHED, "group" => group, "recovered" => if recovered { "true" } else { "false" })
+                .increment(1);
+            m::record_outcome(group, recovered);
+            metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "outcome")
+                .record(event_to_publish(event_ts));
+            metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "outcome")
                 .record(receive_to_publish);
         }
         Kind::DeadLetter { reason } => {

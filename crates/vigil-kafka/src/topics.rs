@@ -97,8 +97,15 @@ pub fn wait_and_prepare(
         NewTopic::new(&topics.alerts.name, p, rf()),
         NewTopic::new(&topics.scores.name, p, rf()).set("cleanup.policy", "compact"),
         NewTopic::new(&topics.offers.name, p, rf()),
+        NewTopic::new(&topics.outcomes.name, p, rf()),
         NewTopic::new(&topics.dead_letter, p, rf()),
     ];
+    // The CRM's topic; created (compacted: it is a table) so a trial runs
+    // without it, any partition count will do as every instance reads it
+    // whole.
+    if !topics.profiles.name.is_empty() {
+        new.push(NewTopic::new(&topics.profiles.name, p, rf()).set("cleanup.policy", "compact"));
+    }
     if changelog && existing_changelog.is_none() {
         new.push(
             NewTopic::new(&topics.changelog, p, rf())

@@ -30,6 +30,16 @@ pub struct ReplayArgs {
     /// players who went silent at the end of the file are judged on it.
     #[arg(long, value_name = "TIME")]
     pub advance_to: Option<String>,
+    /// Player profiles (JSON lines of `vigil.v1.PlayerProfile`), loaded
+    /// before the first event: tiers, managers, segments and opt-outs.
+    #[arg(long, value_name = "FILE")]
+    pub profiles: Option<PathBuf>,
+    /// Write offers (sent, held out and suppressed) here, as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub offers: Option<PathBuf>,
+    /// Write outcome records here, as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub outcomes: Option<PathBuf>,
     /// Event files, read in order; `-` is standard input (the default).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
@@ -48,11 +58,15 @@ struct Tally {
     read: u64,
     rejected: BTreeMap<&'static str, u64>,
     alerts: BTreeMap<&'static str, u64>,
+    offers: BTreeMap<&'static str, u64>,
+    outcomes: u64,
 }
 
 struct Replay<W: Write> {
     engine: Engine,
     alerts_out: W,
+    offers_out: Option<BufWriter<File>>,
+    outcomes_out: Option<BufWriter<File>>,
     outputs: Vec<Output>,
     tally: Tally,
     stderr: io::Stderr,
@@ -83,11 +97,28 @@ impl<W: Write> Replay<W> {
 
     fn drain(&mut self) -> anyhow::Result<()> {
         for o in self.outputs.drain(..) {
-            if let Output::Alert(a) = o {
-                *self.tally.alerts.entry(a.kind.as_str()).or_default() += 1;
-                self.alerts_out
-                    .write_all(vigil_codec::output::alert_to_json(&a).as_bytes())?;
-                self.alerts_out.write_all(b"\n")?;
+            match o {
+                Output::Alert(a) => {
+                    *self.tally.alerts.entry(a.kind.as_str()).or_default() += 1;
+                    self.alerts_out
+                        .write_all(vigil_codec::output::alert_to_json(&a).as_bytes())?;
+                    self.alerts_out.write_all(b"\n")?;
+                }
+                Output::Offer(o) => {
+                    *self.tally.offers.entry(o.status.as_str()).or_default() += 1;
+                    if let Some(w) = &mut self.offers_out {
+                        w.write_all(vigil_codec::retention::offer_to_json(&o).as_bytes())?;
+                        w.write_all(b"\n")?;
+                    }
+                }
+                Output::Outcome(o) => {
+                    self.tally.outcomes += 1;
+                    if let Some(w) = &mut self.outcomes_out {
+                        w.write_all(vigil_codec::retention::outcome_to_json(&o).as_bytes())?;
+                        w.write_all(b"\n")?;
+                    }
+                }
+                Output::Score(_) => {}
             }
         }
         Ok(())
@@ -148,10 +179,24 @@ fn parse_time(s: &str) -> anyhow::Result<Timestamp> {
 /// Runs `vigil replay`.
 pub fn run(args: &ReplayArgs, config: Config) -> anyhow::Result<()> {
     let advance_to = args.advance_to.as_deref().map(parse_time).transpose()?;
-    let engine = Engine::new(config.engine).context("engine settings rejected")?;
+    let mut engine = Engine::new(config.engine).context("engine settings rejected")?;
+    if let Some(path) = &args.profiles {
+        load_profiles(&mut engine, path)?;
+    }
+    let create = |path: &Option<PathBuf>, what: &str| -> anyhow::Result<Option<BufWriter<File>>> {
+        path.as_ref()
+            .map(|p| {
+                File::create(p)
+                    .map(BufWriter::new)
+                    .with_context(|| format!("cannot create {what} file {}", p.display()))
+            })
+            .transpose()
+    };
     let stdout = io::stdout();
     let mut replay = Replay {
         engine,
+        offers_out: create(&args.offers, "offers")?,
+        outcomes_out: create(&args.outcomes, "outcomes")?,
         alerts_out: BufWriter::with_capacity(1 << 16, stdout.lock()),
         outputs: Vec::new(),
         tally: Tally::default(),
@@ -176,11 +221,37 @@ pub fn run(args: &ReplayArgs, config: Config) -> anyhow::Result<()> {
     }
     replay.drain()?;
     replay.alerts_out.flush()?;
+    for w in [&mut replay.offers_out, &mut replay.outcomes_out]
+        .into_iter()
+        .flatten()
+    {
+        w.flush()?;
+    }
 
     if let Some(path) = &args.scores {
         write_scores(&replay.engine, path)?;
     }
     summary(&replay.engine, &replay.tally, &mut io::stderr().lock())?;
+    Ok(())
+}
+
+/// Loads a JSON-lines profile file: a bad line is an error naming it, as
+/// replays exist to be trusted.
+fn load_profiles(engine: &mut Engine, path: &Path) -> anyhow::Result<()> {
+    let file = File::open(path)
+        .with_context(|| format!("cannot open profiles file {}", path.display()))?;
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r = vigil_codec::retention::decode_profile(
+            line.as_bytes(),
+            vigil_codec::output::Encoding::Json,
+        )
+        .with_context(|| format!("{}:{}: not a player profile", path.display(), i + 1))?;
+        engine.set_profile(&r.brand, &r.player_id, Some(r.profile));
+    }
     Ok(())
 }
 
@@ -222,5 +293,15 @@ fn summary(engine: &Engine, tally: &Tally, w: &mut impl Write) -> io::Result<()>
             tally.alerts.get(kind.as_str()).copied().unwrap_or(0)
         )?;
     }
+    writeln!(w, "offers:         {}", tally.offers.values().sum::<u64>())?;
+    for status in vigil_domain::OfferStatus::ALL {
+        writeln!(
+            w,
+            "  {:<12} {}",
+            status.as_str(),
+            tally.offers.get(status.as_str()).copied().unwrap_or(0)
+        )?;
+    }
+    writeln!(w, "outcomes:       {}", tally.outcomes)?;
     Ok(())
 }

@@ -71,6 +71,7 @@ impl Service {
             &t.alerts.name,
             &t.scores.name,
             &t.offers.name,
+            &t.outcomes.name,
             &t.dead_letter,
         ]);
         let health = Arc::new(Health::default());

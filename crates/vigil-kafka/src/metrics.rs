@@ -36,6 +36,14 @@ pub const RESTORE_SECONDS: &str = "vigil_state_restore_duration_seconds";
 pub const RESTORED_PLAYERS: &str = "vigil_state_restored_players_total";
 pub const RESTORE_READ_BYTES: &str = "vigil_state_restore_read_bytes_total";
 pub const PARTITIONS_RESTORING: &str = "vigil_partitions_restoring";
+pub const CONFIG_RELOADS: &str = "vigil_config_reloads_total";
+pub const CONFIG_GENERATION: &str = "vigil_config_generation";
+pub const CONFIG_LAST_RELOAD: &str = "vigil_config_last_reload_timestamp_seconds";
+
+/// Outcomes of a configuration reload: `applied` (new engine settings in
+/// force), `invalid` (refused, the old set stays), `unchanged` (nothing to
+/// apply live).
+pub const RELOAD_RESULTS: [&str; 3] = ["applied", "invalid", "unchanged"];
 
 /// Histogram buckets for latencies, in seconds: 1 ms to 5 min. Without
 /// them the exporter would publish summaries, which cannot be aggregated
@@ -174,6 +182,21 @@ pub fn describe() {
         Unit::Count,
         "Assigned partitions whose state is being restored."
     );
+    describe_counter!(
+        CONFIG_RELOADS,
+        Unit::Count,
+        "Configuration reloads (SIGHUP or file change), by result: applied, invalid (old set kept), unchanged."
+    );
+    describe_gauge!(
+        CONFIG_GENERATION,
+        Unit::Count,
+        "Engine settings applied live since start (0: the set the process started with)."
+    );
+    describe_gauge!(
+        CONFIG_LAST_RELOAD,
+        Unit::Seconds,
+        "Unix time the engine settings in force were swapped in (0: none since start)."
+    );
 }
 
 /// Creates, at zero, every series whose labels are known before the first
@@ -227,4 +250,9 @@ pub fn register_known_series(output_topics: &[&str]) {
     counter!(RESTORED_PLAYERS).increment(0);
     counter!(RESTORE_READ_BYTES).increment(0);
     gauge!(PARTITIONS_RESTORING).increment(0.0);
+    for result in RELOAD_RESULTS {
+        counter!(CONFIG_RELOADS, "result" => result).increment(0);
+    }
+    gauge!(CONFIG_GENERATION).increment(0.0);
+    gauge!(CONFIG_LAST_RELOAD).increment(0.0);
 }

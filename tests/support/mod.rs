@@ -168,6 +168,9 @@ pub fn committed(group: &str, topic: &str, partitions: i32) -> HashMap<i32, i64>
 pub struct Vigil {
     child: Child,
     pub http: String,
+    /// The HTTP port and the configuration file, for tests that rewrite it.
+    pub port: u16,
+    pub config_path: std::path::PathBuf,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -291,6 +294,8 @@ impl Vigil {
         Vigil {
             child,
             http: format!("http://127.0.0.1:{port}"),
+            port,
+            config_path: path,
             log,
         }
     }
@@ -392,6 +397,43 @@ impl Vigil {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The value of one series on `/metrics` (`name{labels}` exactly as
+    /// exported, or a bare name), if exported.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let body = self.get("/metrics").await?.1;
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Waits until `series` on `/metrics` is at least `at_least`.
+    pub async fn wait_metric(&self, series: &str, at_least: f64, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            if self.metric(series).await.is_some_and(|v| v >= at_least) {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{series} never reached {at_least} in {timeout:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Replaces the configuration file at once (write and rename), so a
+    /// reader never sees half of it.
+    pub fn rewrite_config(&self, text: &str) {
+        let tmp = self.config_path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &self.config_path).unwrap();
+    }
+
+    /// SIGHUP: reload the configuration.
+    pub fn hangup(&self) {
+        self.signal("-HUP");
     }
 
     fn signal(&self, sig: &str) {
@@ -648,4 +690,50 @@ pub fn scoring_setup(partitions: i32) -> Setup {
     let mut s = Setup::new(partitions);
     s.extra = every_score_config().1;
     s
+}
+
+/// Engine settings under which every event is applied and scored at once
+/// and every evaluation publishes: the last published score of a player
+/// is exactly what the engine holds for them. With
+/// [`settled_population`] the engine's clock ends at every player's last
+/// event, so the live view scores them as that last record did.
+pub fn settled_config() -> (EngineConfig, String) {
+    let (mut cfg, _) = every_score_config();
+    cfg.allowed_lateness = Duration::ZERO;
+    cfg.evaluation_interval = Duration::ZERO;
+    let toml = "[engine]\nallowed_lateness = \"0s\"\nevaluation_interval = \"0s\"\n\
+                [engine.scores]\nmin_delta = 0.0\nmin_interval = \"0s\"\n"
+        .to_owned();
+    (cfg, toml)
+}
+
+/// [`population`], then one login for every player at the same moment,
+/// an hour after the last event: every partition's clock ends there.
+pub fn settled_population(players: u32, days: i64, partitions: i32) -> Vec<(i32, PlayerEvent)> {
+    let mut events = population(players, days, partitions);
+    let end = events.last().map(|(_, e)| e.ts.as_millis()).unwrap_or(0) + HOUR_MS;
+    events.extend(closing_logins(players, partitions, end, "end"));
+    events
+}
+
+/// One login per player of [`population`] at `ts`, with event ids tagged `tag`.
+pub fn closing_logins(
+    players: u32,
+    partitions: i32,
+    ts: i64,
+    tag: &str,
+) -> Vec<(i32, PlayerEvent)> {
+    (0..players)
+        .map(|p| {
+            let id = format!("p{p:04}");
+            let e = PlayerEvent {
+                event_id: format!("{id}-{tag}"),
+                player_id: id,
+                brand: "casino-a".to_owned(),
+                ts: Timestamp::from_millis(ts),
+                payload: Payload::Login { channel: None },
+            };
+            ((p as i32) % partitions, e)
+        })
+        .collect()
 }

@@ -566,6 +566,32 @@ impl EngineConfig {
     }
 }
 
+/// Keys a running engine cannot take live: the state it holds was built
+/// under them. `allowed_lateness`: events in the reorder buffer (and in
+/// changelog records) were accepted and are released against it.
+/// `currency.reporting`: player state holds amounts in that currency.
+pub const RESTART_KEYS: [&str; 2] = ["allowed_lateness", "currency.reporting"];
+
+impl EngineConfig {
+    /// Whether a running engine with these settings can switch to `new`;
+    /// if not, the key that differs and that a restart is needed.
+    pub fn check_live_change(&self, new: &EngineConfig) -> Result<(), ConfigError> {
+        let restart = |key: &str| {
+            ConfigError::new(
+                key,
+                "cannot change while running (the state held was built under it): restart vigil to apply it",
+            )
+        };
+        if self.allowed_lateness != new.allowed_lateness {
+            return Err(restart(RESTART_KEYS[0]));
+        }
+        if self.currency.reporting != new.currency.reporting {
+            return Err(restart(RESTART_KEYS[1]));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

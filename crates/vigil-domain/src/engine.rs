@@ -263,6 +263,27 @@ impl Engine {
         })
     }
 
+    /// Swaps in new settings between events, for a live reload: `cfg` is
+    /// validated first and refused (the engine keeps its settings) when it
+    /// is invalid or changes a key that needs a restart (see
+    /// [`EngineConfig::check_live_change`]). Player state is kept; every
+    /// evaluation from now on uses the new weights, bands and rules, and
+    /// events converted from now on the new rates.
+    pub fn reconfigure(&mut self, cfg: EngineConfig) -> Result<(), ConfigError> {
+        cfg.validate()?;
+        self.cfg.check_live_change(&cfg)?;
+        self.rates = cfg.currency.rate_table()?;
+        self.friction = FrictionSecs {
+            slow_ticket: cfg.friction.slow_ticket_resolution.as_secs(),
+            slow_withdrawal: cfg.friction.slow_withdrawal.as_secs(),
+            max_gap: cfg.rules.inactivity.max_silence.as_secs(),
+        };
+        self.lateness_ms = duration_ms(cfg.allowed_lateness);
+        self.offer_rules = cfg.offers.compile()?;
+        self.cfg = cfg;
+        Ok(())
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
@@ -1283,6 +1304,11 @@ impl Engine {
     pub fn player(&self, brand: &str, player_id: &str) -> Option<PlayerView<'_>> {
         let idx = self.find(brand, player_id)?;
         Some(self.view(idx))
+    }
+
+    /// The brands this engine has seen, for lookups by player id alone.
+    pub fn brands(&self) -> impl Iterator<Item = &str> {
+        self.brands.iter().map(|b| &**b)
     }
 
     fn view(&self, idx: u32) -> PlayerView<'_> {

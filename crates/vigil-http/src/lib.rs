@@ -6,7 +6,16 @@
 //! - `GET /readyz`: 200 once the instance owns partitions and has rebuilt
 //!   their state, 503 with the reason otherwise (readiness).
 //!
-//! The server knows nothing of Kafka: readiness is a function it is given.
+//! - `GET /v1/players/{id}`, `GET /v1/players?band=&limit=`: the player
+//!   lookup API (see [`players`]), when given a directory; optionally behind
+//!   a bearer token, which the endpoints above never need.
+//!
+//! The server knows nothing of Kafka: readiness is a function it is given,
+//! players come from a [`PlayerDirectory`].
+
+pub mod players;
+
+pub use players::{Api, PlayerDirectory, PlayerInfo, ReasonInfo, WindowFigures, riskier_first};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,10 +40,10 @@ struct AppState {
 }
 
 /// The router, separate from the listener so tests can drive it.
-pub fn router(metrics: PrometheusHandle, readiness: Readiness) -> Router {
+pub fn router(metrics: PrometheusHandle, readiness: Readiness, api: Option<Api>) -> Router {
     let process = metrics_process::Collector::default();
     process.describe();
-    Router::new()
+    let app = Router::new()
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route("/readyz", get(ready))
@@ -42,7 +51,20 @@ pub fn router(metrics: PrometheusHandle, readiness: Readiness) -> Router {
             metrics,
             readiness,
             process,
-        })
+        });
+    match api {
+        None => app,
+        Some(api) => app.merge(
+            Router::new()
+                .route("/v1/players", get(players::list_players))
+                .route("/v1/players/{id}", get(players::get_player))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    api.clone(),
+                    players::require_token,
+                ))
+                .with_state(api),
+        ),
+    }
 }
 
 async fn render_metrics(State(s): State<AppState>) -> impl IntoResponse {
@@ -69,6 +91,7 @@ pub async fn bind(
     addr: SocketAddr,
     metrics: PrometheusHandle,
     readiness: Readiness,
+    api: Option<Api>,
     shutdown: CancellationToken,
 ) -> std::io::Result<(
     SocketAddr,
@@ -77,7 +100,7 @@ pub async fn bind(
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, "http endpoints listening");
-    let app = router(metrics, readiness);
+    let app = router(metrics, readiness, api);
     let serve = async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod context;
+pub mod live;
 pub mod metrics;
 pub mod pipeline;
 mod probe;
@@ -13,4 +14,5 @@ pub mod topics;
 
 pub use config::{InputTopic, KafkaConfig, OutputTopic, PipelineConfig, TopicsConfig};
 pub use context::StartFrom;
+pub use live::Live;
 pub use pipeline::{Health, Pipeline, PipelineError, PipelineSettings, Status, dlq_headers};

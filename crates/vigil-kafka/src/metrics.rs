@@ -44,6 +44,14 @@ pub const OUTCOMES_PUBLISHED: &str = "vigil_outcomes_published_total";
 pub const OFFER_UPLIFT: &str = "vigil_offer_uplift_ratio";
 pub const PROFILES_LOADED: &str = "vigil_profiles_loaded";
 pub const PROFILE_UPDATES: &str = "vigil_profile_updates_total";
+pub const CONFIG_RELOADS: &str = "vigil_config_reloads_total";
+pub const CONFIG_GENERATION: &str = "vigil_config_generation";
+pub const CONFIG_LAST_RELOAD: &str = "vigil_config_last_reload_timestamp_seconds";
+
+/// Outcomes of a configuration reload: `applied` (new engine settings in
+/// force), `invalid` (refused, the old set stays), `unchanged` (nothing to
+/// apply live).
+pub const RELOAD_RESULTS: [&str; 3] = ["applied", "invalid", "unchanged"];
 
 /// Histogram buckets for latencies, in seconds: 1 ms to 5 min. Without
 /// them the exporter would publish summaries, which cannot be aggregated
@@ -217,6 +225,21 @@ pub fn describe() {
         Unit::Count,
         "Profile records read, by result (applied, removed, rejected)."
     );
+    describe_counter!(
+        CONFIG_RELOADS,
+        Unit::Count,
+        "Configuration reloads (SIGHUP or file change), by result: applied, invalid (old set kept), unchanged."
+    );
+    describe_gauge!(
+        CONFIG_GENERATION,
+        Unit::Count,
+        "Engine settings applied live since start (0: the set the process started with)."
+    );
+    describe_gauge!(
+        CONFIG_LAST_RELOAD,
+        Unit::Seconds,
+        "Unix time the engine settings in force were swapped in (0: none since start)."
+    );
 }
 
 /// Creates, at zero, every series whose labels are known before the first
@@ -296,6 +319,11 @@ pub fn register_known_series(output_topics: &[&str]) {
         let _ = histogram!(EVENT_TO_PUBLISH, "output" => output);
         let _ = histogram!(RECEIVE_TO_PUBLISH, "output" => output);
     }
+    for result in RELOAD_RESULTS {
+        counter!(CONFIG_RELOADS, "result" => result).increment(0);
+    }
+    gauge!(CONFIG_GENERATION).increment(0.0);
+    gauge!(CONFIG_LAST_RELOAD).increment(0.0);
 }
 
 /// Outcomes of offers seen by this instance: treated and held out, each

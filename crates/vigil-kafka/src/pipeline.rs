@@ -38,6 +38,7 @@ use vigil_domain::{
 
 use crate::config::{KafkaConfig, PipelineConfig, TopicsConfig};
 use crate::context::{Ownership, StartFrom, VigilContext};
+use crate::live::Live;
 use crate::metrics as m;
 use crate::profiles::{ProfileTable, ProfilesError};
 use crate::restore::{self, Held, RestoreError, Wanted};
@@ -52,7 +53,8 @@ pub struct PipelineSettings {
     pub engine: EngineConfig,
 }
 
-/// What `/readyz` looks at, and a few live figures for the demo's view.
+/// What `/readyz` looks at, a few live figures for the demo's view, and
+/// the [`Live`] doors to the engines (lookups, settings reloads).
 #[derive(Debug, Default)]
 pub struct Health {
     assigned: AtomicUsize,
@@ -64,6 +66,7 @@ pub struct Health {
     events: AtomicU64,
     players: AtomicU64,
     bands: [AtomicU64; 3],
+    live: Live,
 }
 
 /// Live figures of a running pipeline.
@@ -106,6 +109,11 @@ impl Health {
             return Err(format!("{n} partition(s) still rebuilding state"));
         }
         Ok(())
+    }
+
+    /// Read access to the engines and the slot for new engine settings.
+    pub fn live(&self) -> &Live {
+        &self.live
     }
 
     /// The latest figures.
@@ -320,7 +328,7 @@ pub struct Pipeline {
 }
 
 /// The pipeline's state apart from the consumer.
-struct Core {
+pub(crate) struct Core {
     settings: PipelineSettings,
     producer: FutureProducer,
     health: Arc<Health>,
@@ -350,7 +358,7 @@ struct Core {
 
 /// The core, even if a panic elsewhere poisoned its lock: its state stays
 /// consistent between calls, and stopping here would lose more.
-fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
+pub(crate) fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
     core.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -446,6 +454,8 @@ impl Pipeline {
             fatal: None,
             settings,
         }));
+        let health = lock(&core).health.clone();
+        health.live.attach(&core);
         let hook = core.clone();
         let on_revoke = Box::new(move |consumer: &BaseConsumer<VigilContext>| {
             lock(&hook).finish_revoked(consumer);
@@ -506,7 +516,11 @@ impl Pipeline {
         let mut rejected: HashMap<&'static str, u64> = HashMap::new();
         let mut n = 0;
         let (max_batch, mut timeout) = {
-            let c = lock(&self.core);
+            let mut c = lock(&self.core);
+            // Between batches: every event of a batch is scored under one set.
+            if let Some(cfg) = c.health.live.take_engine_config() {
+                c.apply_engine_config(cfg);
+            }
             (
                 c.settings.pipeline.max_batch,
                 c.settings.pipeline.poll_timeout,
@@ -550,6 +564,43 @@ impl Pipeline {
 }
 
 impl Core {
+    pub(crate) fn partition_keys(&self) -> Vec<(Arc<str>, i32)> {
+        self.parts.keys().cloned().collect()
+    }
+
+    pub(crate) fn engine(&self, key: &(Arc<str>, i32)) -> Option<&Engine> {
+        self.parts.get(key).map(|p| &p.engine)
+    }
+
+    /// Swaps new engine settings into every engine, and into the settings
+    /// that engines created later (assignments, restores) start from. The
+    /// set was checked before it was offered; should an engine refuse it
+    /// anyway, no engine is changed.
+    fn apply_engine_config(&mut self, cfg: EngineConfig) {
+        let checked = cfg
+            .validate()
+            .and_then(|()| self.settings.engine.check_live_change(&cfg));
+        if let Err(e) = checked {
+            metrics::counter!(m::CONFIG_RELOADS, "result" => "invalid").increment(1);
+            tracing::warn!(error = %e, "new engine settings refused; the old ones stay");
+            return;
+        }
+        for part in self.parts.values_mut() {
+            if let Err(e) = part.engine.reconfigure(cfg.clone()) {
+                // Unreachable after the check above (same checks, same set).
+                tracing::error!(error = %e, "engine refused checked settings");
+            }
+        }
+        self.settings.engine = cfg;
+        metrics::counter!(m::CONFIG_RELOADS, "result" => "applied").increment(1);
+        metrics::gauge!(m::CONFIG_GENERATION).increment(1.0);
+        metrics::gauge!(m::CONFIG_LAST_RELOAD).set(now_millis() as f64 / 1000.0);
+        tracing::info!(
+            partitions = self.parts.len(),
+            "engine settings reloaded: scores from the next batch on use them"
+        );
+    }
+
     /// Sends the batch's outputs and queues its changelog records and
     /// offsets behind them.
     fn enqueue_batch(&mut self, received: Instant) -> Result<(), PipelineError> {

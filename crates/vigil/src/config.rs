@@ -34,20 +34,41 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-/// The HTTP endpoints (`/metrics`, `/healthz`, `/readyz`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The HTTP endpoints (`/metrics`, `/healthz`, `/readyz`, `/v1/players`).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address to listen on; use `0.0.0.0:9464` to be scraped from outside
     /// the host.
     pub listen: SocketAddr,
+    /// When not empty, the player lookup API (`/v1/*`) needs
+    /// `Authorization: Bearer <token>`; probes and `/metrics` stay open.
+    pub auth_token: String,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            auth_token: String::new(),
         }
+    }
+}
+
+/// Never prints the token.
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("listen", &self.listen)
+            .field(
+                "auth_token",
+                &if self.auth_token.is_empty() {
+                    ""
+                } else {
+                    "<set>"
+                },
+            )
+            .finish()
     }
 }
 

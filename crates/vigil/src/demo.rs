@@ -2,7 +2,8 @@
 //!
 //! Starts librdkafka's in-process mock cluster, feeds it a synthetic
 //! population (some of whom drift away) as fast as a rate limit allows,
-//! runs the real pipeline against it with the real HTTP endpoints, and
+//! runs the real pipeline against it with the real HTTP endpoints (the
+//! player lookup API included), and
 //! prints what happens: events per second, players by band, and alerts as
 //! they arrive on the alerts topic.
 
@@ -79,6 +80,10 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<()> {
     let service = Service::start(cfg.clone(), metrics, shutdown.clone()).await?;
     eprintln!(
         "vigil demo: mock Kafka at {bootstrap}, metrics at http://{}/metrics",
+        service.http_addr
+    );
+    eprintln!(
+        "vigil demo: riskiest players at http://{}/v1/players?band=red&limit=10",
         service.http_addr
     );
     eprintln!(

@@ -6,6 +6,8 @@ mod config;
 mod config_doc;
 mod demo;
 mod generate;
+mod lookup;
+mod reload;
 mod replay;
 mod run;
 
@@ -95,7 +97,7 @@ fn main() -> ExitCode {
         }),
         Command::Run { config } => load_config(config.as_deref()).and_then(|cfg| {
             init_logging(&cfg.log);
-            runtime()?.block_on(run::run(cfg))
+            runtime()?.block_on(run::run(cfg, config))
         }),
         Command::Demo { args, config } => load_config(config.as_deref()).and_then(|cfg| {
             init_logging(&config::LogConfig {
@@ -109,6 +111,10 @@ fn main() -> ExitCode {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             if print {
+                let mut cfg = cfg;
+                if !cfg.http.auth_token.is_empty() {
+                    cfg.http.auth_token = "<redacted>".to_owned();
+                }
                 writeln!(out, "{}", toml::to_string_pretty(&cfg)?)?;
             }
             writeln!(out, "configuration ok")?;

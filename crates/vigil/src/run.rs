@@ -1,8 +1,10 @@
 //! `vigil run`: the streaming service. Wires the pipeline thread, the HTTP
-//! endpoints and signal handling together; all the work is in
+//! endpoints (with the player lookup API over the pipeline's engines),
+//! signal handling and config reloads together; all the work is in
 //! `vigil-kafka` and `vigil-http`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -77,12 +79,22 @@ impl Service {
         let health = Arc::new(Health::default());
         let h = health.clone();
         let readiness: vigil_http::Readiness = Arc::new(move || h.readiness());
-        let (http_addr, serve) =
-            vigil_http::bind(cfg.http.listen, metrics, readiness, shutdown.clone())
-                .await
-                .with_context(|| {
-                    format!("cannot listen on {} (setting http.listen)", cfg.http.listen)
-                })?;
+        let api = vigil_http::Api {
+            directory: Arc::new(crate::lookup::EngineDirectory {
+                health: health.clone(),
+            }),
+            auth_token: (!cfg.http.auth_token.is_empty())
+                .then(|| cfg.http.auth_token.as_str().into()),
+        };
+        let (http_addr, serve) = vigil_http::bind(
+            cfg.http.listen,
+            metrics,
+            readiness,
+            Some(api),
+            shutdown.clone(),
+        )
+        .await
+        .with_context(|| format!("cannot listen on {} (setting http.listen)", cfg.http.listen))?;
         let http = tokio::spawn(serve);
         let settings = PipelineSettings {
             kafka: cfg.kafka,
@@ -119,11 +131,14 @@ impl Service {
     }
 }
 
-/// Runs `vigil run` until a signal.
-pub async fn run(cfg: Config) -> anyhow::Result<()> {
+/// Runs `vigil run` until a signal, reloading the engine settings from
+/// `path` on SIGHUP and when the file changes.
+pub async fn run(cfg: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     let metrics = install_metrics()?;
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone());
-    let service = Service::start(cfg, metrics, shutdown).await?;
+    let running = cfg.clone();
+    let service = Service::start(cfg, metrics, shutdown.clone()).await?;
+    crate::reload::spawn(path, running, service.health.clone(), shutdown)?;
     service.wait().await
 }

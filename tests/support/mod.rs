@@ -189,6 +189,8 @@ pub struct Setup {
     pub alerts: String,
     pub scores: String,
     pub offers: String,
+    pub outcomes: String,
+    pub profiles: String,
     pub dlq: String,
     pub changelog: String,
     pub group: String,
@@ -208,6 +210,8 @@ impl Setup {
             alerts: unique("alerts"),
             scores: unique("scores"),
             offers: unique("offers"),
+            outcomes: unique("outcomes"),
+            profiles: unique("profiles"),
             dlq: unique("dlq"),
             changelog: unique("changelog"),
             group: unique("vigil"),
@@ -236,6 +240,8 @@ inputs = [{{ name = "{input}", encoding = "{ienc}" }}]
 alerts = {{ name = "{alerts}", encoding = "{aenc}" }}
 scores = {{ name = "{scores}" }}
 offers = {{ name = "{offers}" }}
+outcomes = {{ name = "{outcomes}" }}
+profiles = {{ name = "{profiles}" }}
 dead_letter = "{dlq}"
 changelog = "{changelog}"
 [pipeline]
@@ -253,6 +259,8 @@ listen = "127.0.0.1:{http_port}"
             aenc = self.alerts_encoding,
             scores = self.scores,
             offers = self.offers,
+            outcomes = self.outcomes,
+            profiles = self.profiles,
             dlq = self.dlq,
             changelog = self.changelog,
             idle = self.idle_advance,
@@ -556,8 +564,29 @@ fn partitioned_run(
     partitions: i32,
     cfg: &EngineConfig,
 ) -> Vec<Output> {
+    reference_run(events, partitions, cfg, &[])
+}
+
+/// Everything one engine per partition emits for these events, with these
+/// profiles loaded first (shared by the engines, as in the service), in
+/// the order the pipeline sees them, every buffer flushed at the end.
+pub fn reference_run(
+    events: &[(i32, PlayerEvent)],
+    partitions: i32,
+    cfg: &EngineConfig,
+    profiles: &[vigil_codec::retention::ProfileRecord],
+) -> Vec<Output> {
+    let book = vigil_domain::SharedProfiles::default();
+    for r in profiles {
+        book.write()
+            .set(&r.brand, &r.player_id, Some(r.profile.clone()));
+    }
     let mut engines: Vec<Engine> = (0..partitions)
-        .map(|_| Engine::new(cfg.clone()).unwrap())
+        .map(|_| {
+            let mut e = Engine::new(cfg.clone()).unwrap();
+            e.share_profiles(book.clone());
+            e
+        })
         .collect();
     let mut out = Vec::new();
     for (p, e) in events {

@@ -52,7 +52,8 @@ fn replaying_the_sample_gives_explained_deterministic_alerts() {
         })
         .collect();
     assert!(!alerts.is_empty());
-    for kind in AlertKind::ALL {
+    // The sample has no profiles or support tickets: the churn-risk kinds.
+    for kind in AlertKind::ALL.into_iter().filter(|k| k.is_risk()) {
         assert!(
             alerts.iter().any(|a| a.kind == kind),
             "no {kind:?} alert in the sample"
@@ -159,4 +160,89 @@ fn check_config_names_the_bad_key() {
         String::from_utf8_lossy(&ok.stdout).trim(),
         "configuration ok"
     );
+}
+
+#[test]
+fn replay_joins_profiles_and_writes_offers_and_outcomes() {
+    let dir = std::env::temp_dir().join(format!("vigil-replay-offers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sample = sample();
+    // Every player the sample alerts on, made a VIP with a manager.
+    let plain = vigil(&["replay", &sample, "--advance-to", "2026-10-30T00:00:00Z"]);
+    let alerted: std::collections::BTreeSet<String> = String::from_utf8(plain.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| vigil_codec::output::decode_alert_json(l.as_bytes()).unwrap())
+        .map(|a| a.player_id)
+        .collect();
+    assert!(!alerted.is_empty());
+    let profiles = dir.join("profiles.jsonl");
+    let lines: Vec<String> = alerted
+        .iter()
+        .map(|p| {
+            format!(r#"{{"player_id":"{p}","brand":"casino-a","tier":"vip","manager_id":"m-9"}}"#)
+        })
+        .collect();
+    std::fs::write(&profiles, lines.join("\n")).unwrap();
+    let (offers, outcomes) = (dir.join("offers.jsonl"), dir.join("outcomes.jsonl"));
+    let out = vigil(&[
+        "replay",
+        &sample,
+        "--advance-to",
+        "2026-10-30T00:00:00Z",
+        "--profiles",
+        profiles.to_str().unwrap(),
+        "--offers",
+        offers.to_str().unwrap(),
+        "--outcomes",
+        outcomes.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let alerts: Vec<_> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| vigil_codec::output::decode_alert_json(l.as_bytes()).unwrap())
+        .collect();
+    let brands: std::collections::BTreeSet<&str> =
+        alerts.iter().map(|a| a.brand.as_str()).collect();
+    for a in &alerts {
+        if a.brand == "casino-a" {
+            assert_eq!(a.tier, vigil_domain::Tier::Vip, "{a:?}");
+            assert_eq!(a.manager_id.as_deref(), Some("m-9"));
+        }
+    }
+    assert!(brands.contains("casino-a"), "{brands:?}");
+    let offers: Vec<_> = std::fs::read_to_string(&offers)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            vigil_codec::retention::decode_offer(l.as_bytes(), vigil_codec::output::Encoding::Json)
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        offers.iter().any(|o| o.rule == "vip_manager_call"),
+        "VIPs who drift get a manager call"
+    );
+    for o in &offers {
+        assert!(alerts.iter().any(|a| a.alert_id == o.alert_id), "{o:?}");
+    }
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("offers:         {}", offers.len())),
+        "{stderr}"
+    );
+    // Outcomes are JSON lines of known sources (the sample may end before
+    // a horizon passes for some).
+    for l in std::fs::read_to_string(&outcomes).unwrap().lines() {
+        let o = vigil_codec::retention::decode_outcome(
+            l.as_bytes(),
+            vigil_codec::output::Encoding::Json,
+        )
+        .unwrap();
+        assert!(
+            alerts.iter().any(|a| a.alert_id == o.source_id)
+                || offers.iter().any(|f| f.offer_id == o.source_id)
+        );
+    }
 }

@@ -16,9 +16,8 @@ use vigil_domain::event::{DepositStatus, Game, RgAction, TicketAction};
 use vigil_domain::offer::held_out;
 use vigil_domain::time::{DAY_MS, HOUR_MS};
 use vigil_domain::{
-    Alert, AlertKind, Channel, Currency, EngineConfig, Money, Offer, OfferStatus, OptOuts,
-    Outcome, OutcomeSource, Output, Payload, PlayerEvent, Profile, Signal, Suppression, Tier,
-    Timestamp,
+    Alert, AlertKind, Channel, Currency, EngineConfig, Money, Offer, OfferStatus, OptOuts, Outcome,
+    OutcomeSource, Output, Payload, PlayerEvent, Profile, Signal, Suppression, Tier, Timestamp,
 };
 
 const T0: i64 = 1_790_000_000_000;
@@ -210,7 +209,12 @@ async fn retention_actions_end_to_end() {
     produce(&setup.profiles, &profile_records).await;
     produce(&setup.input, &encode_events(&s.events)).await;
 
-    let reference = reference_run(&s.events, setup.partitions, &EngineConfig::default(), &s.profiles);
+    let reference = reference_run(
+        &s.events,
+        setup.partitions,
+        &EngineConfig::default(),
+        &s.profiles,
+    );
     let want_alerts: Vec<Alert> = reference
         .iter()
         .filter_map(|o| match o {
@@ -232,7 +236,10 @@ async fn retention_actions_end_to_end() {
             _ => None,
         })
         .collect();
-    assert!(!want_outcomes.is_empty(), "the scenario runs past a horizon");
+    assert!(
+        !want_outcomes.is_empty(),
+        "the scenario runs past a horizon"
+    );
 
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
@@ -244,7 +251,12 @@ async fn retention_actions_end_to_end() {
         .iter()
         .map(|r| decode_offer(&r.payload, Encoding::Json).unwrap())
         .collect();
-    assert_eq!(id_set(&offers, |o| &o.offer_id), offer_ids, "{}", vigil.log());
+    assert_eq!(
+        id_set(&offers, |o| &o.offer_id),
+        offer_ids,
+        "{}",
+        vigil.log()
+    );
     let outcome_ids = id_set(&want_outcomes, |o| &o.outcome_id);
     let got = read_until(&setup.outcomes, setup.partitions, READ, |r| {
         id_set(r, |r| &r.headers["vigil.outcome_id"]) == outcome_ids
@@ -263,7 +275,10 @@ async fn retention_actions_end_to_end() {
 
     // Profile join: the VIP's alerts carry tier and manager; the ranking
     // figures are those of the engines.
-    let by_id: HashMap<&str, &Alert> = want_alerts.iter().map(|a| (a.alert_id.as_str(), a)).collect();
+    let by_id: HashMap<&str, &Alert> = want_alerts
+        .iter()
+        .map(|a| (a.alert_id.as_str(), a))
+        .collect();
     for a in &alerts {
         let w = by_id[a.alert_id.as_str()];
         assert_eq!((a.tier, &a.manager_id), (w.tier, &w.manager_id));
@@ -272,7 +287,12 @@ async fn retention_actions_end_to_end() {
             assert_eq!((a.tier, a.manager_id.as_deref()), (Tier::Vip, Some("m-1")));
         }
     }
-    let of = |p: &str| offers.iter().filter(|o| o.player_id == p).collect::<Vec<_>>();
+    let of = |p: &str| {
+        offers
+            .iter()
+            .filter(|o| o.player_id == p)
+            .collect::<Vec<_>>()
+    };
     // The VIP gets a manager call, sent.
     assert!(
         of(&s.vip).iter().any(|o| o.rule == "vip_manager_call"
@@ -305,6 +325,18 @@ async fn retention_actions_end_to_end() {
             "{o:?}"
         );
     }
+    // Caps: no two offers made to a player within the minimum gap.
+    let gap = EngineConfig::default().offers.min_gap.as_millis() as i64;
+    let mut made: Vec<&Offer> = offers
+        .iter()
+        .filter(|o| o.status != OfferStatus::Suppressed)
+        .collect();
+    made.sort_by_key(|o| (o.player_id.clone(), o.ts));
+    for w in made.windows(2) {
+        if w[0].player_id == w[1].player_id {
+            assert!(w[1].ts.as_millis() - w[0].ts.as_millis() >= gap, "{w:?}");
+        }
+    }
     // Offers are ranked like their alerts and capped by the player's value.
     for o in &offers {
         let a = alerts.iter().find(|a| a.alert_id == o.alert_id).unwrap();
@@ -336,7 +368,10 @@ async fn retention_actions_end_to_end() {
         .collect();
     assert_eq!(
         sla,
-        vec![(15_000, Signal::FirstResponse), (900_000, Signal::Resolution)]
+        vec![
+            (15_000, Signal::FirstResponse),
+            (900_000, Signal::Resolution)
+        ]
     );
     // Outcomes follow the leavers' alerts and offers a horizon later; no
     // leaver recovered, and offers carry their group.
@@ -349,9 +384,21 @@ async fn retention_actions_end_to_end() {
             "{o:?}"
         );
     }
-    assert!(outcomes.iter().any(|o| o.source == OutcomeSource::Offer { treated: true }));
-    assert!(outcomes.iter().any(|o| o.source == OutcomeSource::Offer { treated: false }));
-    assert!(outcomes.iter().any(|o| matches!(o.source, OutcomeSource::Alert(_))));
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.source == OutcomeSource::Offer { treated: true })
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.source == OutcomeSource::Offer { treated: false })
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o.source, OutcomeSource::Alert(_)))
+    );
 
     // Metrics: offers by status, suppression reasons and outcome groups.
     vigil
@@ -369,4 +416,116 @@ async fn retention_actions_end_to_end() {
     for p in [&s.vip, &s.excluded, &s.chaser] {
         assert!(!log.contains(p.as_str()), "player id in the log");
     }
+}
+
+/// Many players who all leave: the control group's share of their offers
+/// is the configured 10 %, within what chance allows, and membership is the
+/// documented hash.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_control_group_holds_out_its_share_of_many_players() {
+    const PLAYERS: usize = 300;
+    let setup = Setup::new(2);
+    create_topic(&setup.input, setup.partitions).await;
+    let mut events: Vec<(i32, PlayerEvent)> = Vec::new();
+    for i in 0..PLAYERS {
+        let p = format!("m{i}");
+        for d in 0..30 {
+            let start = T0 + d * DAY_MS + 19 * HOUR_MS;
+            events.push((
+                (i % 2) as i32,
+                ev(
+                    format!("{p}-{d}-in"),
+                    &p,
+                    start,
+                    Payload::Login { channel: None },
+                ),
+            ));
+            for b in 0..3 {
+                events.push((
+                    (i % 2) as i32,
+                    ev(
+                        format!("{p}-{d}-b{b}"),
+                        &p,
+                        start + (b + 1) * 60_000,
+                        bet(20.0),
+                    ),
+                ));
+            }
+        }
+    }
+    // Two steady players run both clocks on for three weeks.
+    for (i, p) in ["steady0", "steady1"].iter().enumerate() {
+        events.extend(visits(p, 0..51, 1.0).into_iter().map(|e| (i as i32, e)));
+    }
+    events.sort_by_key(|(_, e)| (e.ts, e.event_id.clone()));
+    let reference = reference_run(&events, setup.partitions, &EngineConfig::default(), &[]);
+    let want: BTreeSet<String> = reference
+        .iter()
+        .filter_map(|o| match o {
+            Output::Offer(o) => Some(o.offer_id.clone()),
+            _ => None,
+        })
+        .collect();
+    produce(&setup.input, &encode_events(&events)).await;
+    let vigil = Vigil::start(&setup);
+    vigil.wait_ready(READY).await;
+    let got = read_until(&setup.offers, setup.partitions, READ, |r| {
+        id_set(r, |r| &r.headers["vigil.offer_id"]) == want
+    });
+    let offers: Vec<Offer> = got
+        .iter()
+        .map(|r| decode_offer(&r.payload, Encoding::Json).unwrap())
+        .collect();
+    assert_eq!(id_set(&offers, |o| &o.offer_id), want, "{}", vigil.log());
+    // One decision per player: the first offer each got.
+    let mut first: HashMap<&str, &Offer> = HashMap::new();
+    for o in &offers {
+        first
+            .entry(o.player_id.as_str())
+            .and_modify(|f| {
+                if o.ts < f.ts {
+                    *f = o;
+                }
+            })
+            .or_insert(o);
+    }
+    first.retain(|p, _| p.starts_with('m'));
+    assert!(
+        first.len() >= PLAYERS * 9 / 10,
+        "most leavers get an offer: {}",
+        first.len()
+    );
+    let cfg = EngineConfig::default().offers;
+    let held = first
+        .values()
+        .filter(|o| o.status == OfferStatus::HeldOut)
+        .count();
+    for o in first.values() {
+        assert_eq!(
+            o.status == OfferStatus::HeldOut,
+            held_out(&o.brand, &o.player_id, &cfg),
+            "{o:?}"
+        );
+    }
+    let share = held as f64 / first.len() as f64;
+    // 10 % of ~300: the standard deviation is 1.7 points; allow 4.
+    assert!((share - 0.10).abs() < 0.07, "held-out share {share}");
+    // Every offer read back was acknowledged, so counted: by status, the
+    // counters add up to what the topic holds.
+    let (_, text) = vigil.get("/metrics").await.unwrap();
+    let counted = |status: &str| -> f64 {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("vigil_offers_published_total{")
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    for status in OfferStatus::ALL {
+        let n = offers.iter().filter(|o| o.status == status).count();
+        assert_eq!(counted(status.as_str()), n as f64, "{}", status.as_str());
+    }
+    let (status, log) = vigil.terminate();
+    assert!(status.success(), "{log}");
 }

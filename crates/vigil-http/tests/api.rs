@@ -141,7 +141,8 @@ async fn a_player_by_id_every_brand_or_one_and_404_for_strangers() {
     assert_eq!(ids(&body), [pair("p1", "casino-a"), pair("p1", "sports-b")]);
     assert_eq!(body["players"][0]["score"], 80.0);
     assert_eq!(body["players"][0]["band"], "green");
-    assert_eq!(body["players"][0]["value"], serde_json::Value::Null);
+    assert_eq!(body["players"][0]["value"], 0.0);
+    assert_eq!(body["players"][0]["tier"], "regular");
 
     let (status, body) = get(&s, "/v1/players/p1?brand=sports-b", None).await;
     assert_eq!((status, ids(&body)), (200, vec![pair("p1", "sports-b")]));

@@ -261,6 +261,49 @@ mod tests {
         Timestamp::from_millis(day * DAY_MS + ms)
     }
 
+    fn window_of(days: impl Iterator<Item = (i64, u16)>) -> DayWindow {
+        let mut w = DayWindow::default();
+        for (day, bets) in days {
+            let delta = DayDelta {
+                visits: 1,
+                bets,
+                stake_cents: u64::from(bets) * 100,
+            };
+            assert!(w.add(at(day, 3_600_000), delta));
+        }
+        w
+    }
+
+    #[test]
+    fn weekly_spread_reads_scatter_not_level_or_trend() {
+        // Baseline: days 100..121, judged at day 128.
+        let span = Span {
+            ago_days: 7.0,
+            len_days: 21.0,
+        };
+        let now = at(128, 0);
+        // The same every day: no spread.
+        let w = window_of((100..128).map(|d| (d, 10)));
+        let s = w.weekly_spread(now, span).unwrap();
+        assert!(s.active_days < 1e-9 && s.stake_cents < 1e-6, "{s:?}");
+        // A steady decline is a trend, not scatter.
+        let w = window_of((100..128).map(|d| (d, (130 - d) as u16)));
+        let s = w.weekly_spread(now, span).unwrap();
+        assert!(s.bets < 1e-6, "{s:?}");
+        // Every other day: active 0/1 with sd ~0.5 a day, ~1.3 a week.
+        let w = window_of((100..128).filter(|d| d % 2 == 0).map(|d| (d, 10)));
+        let s = w.weekly_spread(now, span).unwrap();
+        assert!((1.2..1.45).contains(&s.active_days), "{s:?}");
+        // Same bets on each active day: depth does not scatter.
+        assert!(s.bets_per_active_day < 1e-9, "{s:?}");
+        // Too few whole days to say.
+        let short = Span {
+            ago_days: 7.0,
+            len_days: 5.0,
+        };
+        assert_eq!(w.weekly_spread(now, short), None);
+    }
+
     #[test]
     fn old_days_roll_out() {
         let mut w = DayWindow::default();

@@ -267,6 +267,10 @@ struct Report {
     /// players: `(alerts, mean points taken off)`. Where false alarms come
     /// from.
     false_alert_reasons: BTreeMap<&'static str, (u64, f64)>,
+    /// The score's recall and lead time among each kind of churner: an
+    /// abrupt leaver is gone days after the bad experience, so their lead
+    /// time is short by nature.
+    by_fate: BTreeMap<&'static str, Metrics>,
     /// Players alerted by the score, by fate then archetype.
     alerted_by_group: BTreeMap<String, BTreeMap<String, Group>>,
     sweep: Vec<SweepRow>,
@@ -466,6 +470,18 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
         g.alerted += u64::from(a.iter().any(|&t| t <= end));
     }
 
+    let mut by_fate = BTreeMap::new();
+    for fate in [Fate::SlowFade, Fate::AbruptLeave] {
+        let (t, a): (Vec<Truth>, Vec<Vec<i64>>) = players
+            .iter()
+            .zip(&truth)
+            .zip(&runs[main].alerts)
+            .filter(|((p, _), _)| p.fate == fate)
+            .map(|((_, t), a)| (*t, a.clone()))
+            .unzip();
+        by_fate.insert(fate.as_str(), metrics::evaluate(&t, &a, end));
+    }
+
     let sweep = runs
         .iter()
         .map(|r| SweepRow {
@@ -486,6 +502,7 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
             .iter()
             .map(|(k, &(n, sum))| (*k, (n, sum / n.max(1) as f64)))
             .collect(),
+        by_fate,
         alerted_by_group,
         sweep,
     };
@@ -569,6 +586,17 @@ fn write_table(r: &Report, w: &mut impl Write) -> io::Result<()> {
             "not met"
         }
     )?;
+    for (fate, m) in &r.by_fate {
+        writeln!(
+            w,
+            "score among {fate} churners: recall {}, lead p50 {} days, p10 {} days ({}/{} caught)",
+            opt(m.recall, 3),
+            opt(m.lead_median_days, 1),
+            opt(m.lead_p10_days, 1),
+            m.caught,
+            m.churners
+        )?;
+    }
     writeln!(w)?;
     writeln!(w, "band threshold sweep (score):")?;
     writeln!(

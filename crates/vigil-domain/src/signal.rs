@@ -157,9 +157,12 @@ fn shrunk_health(value: f64, baseline: f64, prior: f64) -> f64 {
 }
 
 /// Health of a friction signal: 1 when no worse than usual, halving at
-/// about 1.4 extra incidents per week.
+/// half an extra incident per week. Steep because friction is rare and
+/// loud: one declined withdrawal or an unanswered ticket is how an abrupt
+/// leaver's last days begin (at the gentler 1.4 incidents, `vigil eval`
+/// caught a quarter of them before they left).
 fn friction_health(value: f64, baseline: f64) -> f64 {
-    1.0 / (1.0 + 0.7 * (value - baseline).max(0.0))
+    1.0 / (1.0 + 2.0 * (value - baseline).max(0.0))
 }
 
 /// Length of the recent window, in days.

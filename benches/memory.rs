@@ -2,7 +2,12 @@
 //! measured with a counting allocator (exact heap bytes, not RSS), at
 //! several population sizes so growth can be seen to be linear.
 //!
-//! Run: `cargo bench -p vigil --bench memory` (add `-- 10000000` for more sizes).
+//! Also prints the rate at which the population was ingested (one core,
+//! counting allocator, events made on the fly: a floor, not the engine
+//! bench's figure).
+//!
+//! Run: `cargo bench -p vigil --bench memory` (100k and 1M players; add
+//! `-- 10000000` for 10M, about 5 GB and a few minutes).
 
 // A bench binary reports its figures on stdout.
 #![allow(clippy::print_stdout)]
@@ -38,8 +43,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn measure(players: u32) -> f64 {
+/// Bytes per player held by the engine, and events ingested per second.
+fn measure(players: u32) -> (f64, f64) {
     let before = LIVE.load(Ordering::Relaxed);
+    let start = std::time::Instant::now();
+    let mut events = 0u64;
     let mut engine = Engine::new(EngineConfig::default()).expect("default config is valid");
     let eur = Currency::parse("EUR").expect("EUR");
     let t0 = 1_790_000_000_000i64;
@@ -71,17 +79,19 @@ fn measure(players: u32) -> f64 {
                     payload,
                 };
                 engine.ingest(event, &mut out).expect("valid event");
+                events += 1;
                 out.clear();
             }
         }
     }
     engine.flush(&mut out);
+    let rate = events as f64 / start.elapsed().as_secs_f64();
     out.clear();
     out.shrink_to_fit();
     let bytes = LIVE.load(Ordering::Relaxed) - before;
     let per_player = bytes as f64 / engine.player_count() as f64;
     drop(engine);
-    per_player
+    (per_player, rate)
 }
 
 fn main() {
@@ -98,13 +108,13 @@ fn main() {
             .filter_map(|a| a.parse::<u32>().ok()),
     );
     println!(
-        "{:>12} {:>16} {:>20}",
-        "players", "bytes/player", "size_of PlayerState"
+        "{:>12} {:>16} {:>20} {:>16}",
+        "players", "bytes/player", "size_of PlayerState", "ingest events/s"
     );
     for n in sizes {
-        let b = measure(n);
+        let (b, rate) = measure(n);
         println!(
-            "{n:>12} {b:>16.1} {:>20}",
+            "{n:>12} {b:>16.1} {:>20} {rate:>16.0}",
             std::mem::size_of::<vigil_domain::state::PlayerState>()
         );
     }

@@ -208,8 +208,8 @@ impl Default for Weights {
             depth: 0.20,
             monetary: 0.15,
             recency: 0.15,
-            support: 0.10,
-            payment: 0.10,
+            support: 0.15,
+            payment: 0.15,
             communication: 0.05,
             satisfaction: 0.05,
         }

@@ -150,6 +150,10 @@ impl Ord for Staged {
     }
 }
 
+/// How far out (in standard deviations) a fall in active days must lie
+/// before the usage-drop rule believes it; see [`Engine::evaluate`].
+const USAGE_DROP_Z: f64 = 1.5;
+
 /// Timers are bucketed by minute: precise enough for churn, and one small
 /// `Vec` per busy minute instead of a tree node per player.
 const TIMER_GRAIN_SECS: u32 = 60;
@@ -1090,9 +1094,14 @@ impl Engine {
                 let (r, p) = (recent.usage(), prior.usage());
                 let fall = 1.0 - u.drop_pct / 100.0;
                 // Fewer active days too, by more than chance would explain:
-                // a burst of bets one fortnight is not a habit.
-                let days_fell = recent.active_days <= prior.active_days * fall
-                    && prior.active_days - recent.active_days >= 2.0;
+                // a burst of bets one fortnight is not a habit, and a casual
+                // player's four visits falling to two is a coin toss. Under
+                // no change, the days of both windows split evenly between
+                // them; the fall must lie `USAGE_DROP_Z` standard deviations
+                // out (one-sided, about 7%): a daily player down to every other day is.
+                let (pd, rd) = (prior.active_days, recent.active_days);
+                let days_fell =
+                    rd <= pd * fall && pd - rd >= 2.0 && pd - rd >= USAGE_DROP_Z * (pd + rd).sqrt();
                 if p >= u.min_baseline_activity && p > 0.0 && r <= p * fall && days_fell {
                     st.cooldowns.usage_drop_at = t;
                     let mut reasons = vec![Reason::new(Signal::Usage, r, p, 0.0)];

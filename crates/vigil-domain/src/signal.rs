@@ -187,13 +187,48 @@ fn shrunk_health(value: f64, baseline: f64, prior: f64) -> f64 {
 }
 
 /// Health of a friction signal: 1 when no worse than usual, halving at
-/// about 1.4 extra incidents per week.
+/// half an extra incident per week. Steep because friction is rare and
+/// loud: one declined withdrawal or an unanswered ticket is how an abrupt
+/// leaver's last days begin (at the gentler 1.4 incidents, `vigil eval`
+/// caught a quarter of them before they left).
 fn friction_health(value: f64, baseline: f64) -> f64 {
-    1.0 / (1.0 + 0.7 * (value - baseline).max(0.0))
+    1.0 / (1.0 + 2.0 * (value - baseline).max(0.0))
 }
 
 /// Length of the recent window, in days.
 pub const RECENT_DAYS: f64 = 7.0;
+
+/// A shortfall this many of the player's own weekly standard deviations
+/// below their baseline costs nothing...
+const Z_FREE: f64 = 1.0;
+/// ...and this many costs the signal's full weight.
+const Z_FULL: f64 = 2.5;
+/// The spread is taken as at least this share of the baseline, so a
+/// perfectly regular player is not judged on a zero spread...
+const SPREAD_FLOOR: f64 = 0.1;
+/// ...and at most the baseline itself: losing all of it is always at least
+/// one spread out.
+const SPREAD_CAP: f64 = 1.0;
+
+/// Health of a behaviour signal (frequency, depth, monetary): the better
+/// of the plain ratio and how far the shortfall lies outside the player's
+/// usual week-to-week swing (`sd`, the standard deviation of `value` for
+/// this player). A casual player's week holds too few visits, bets and
+/// stakes to tell a bad week from a change of habit; their ratios swing on
+/// chance alone, and judged on the ratio only most casual, weekend and
+/// lottery players turned yellow or red at some point in a replay of the
+/// simulated population. A regular's week varies little, so the same
+/// ratio weighs in full. `None` (too little history to measure the spread)
+/// falls back to the ratio.
+fn behaviour_health(value: f64, baseline: f64, sd: Option<f64>) -> f64 {
+    let ratio = ratio_health(value, baseline);
+    let Some(sd) = sd else { return ratio };
+    if baseline <= 0.0 {
+        return ratio;
+    }
+    let z = (baseline - value) / sd.clamp(SPREAD_FLOOR * baseline, SPREAD_CAP * baseline);
+    ratio.max(1.0 - ((z - Z_FREE) / (Z_FULL - Z_FREE)).clamp(0.0, 1.0))
+}
 
 /// Reads every signal of `state` at `now` and weighs them.
 pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCard {
@@ -228,45 +263,67 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     let mut readings: [Option<Reading>; 8] = [None; 8];
 
     if has_base {
+        let spread = state.window.weekly_spread(
+            now,
+            Span {
+                ago_days: RECENT_DAYS,
+                len_days: base_len,
+            },
+        );
         // Frequency: active days per week.
         let v = recent.active_days * per_week_recent;
         let b = base.active_days * per_week_base;
         readings[0] = Some(Reading {
             value: v,
             baseline: b,
-            health: ratio_health(v, b),
+            health: behaviour_health(v, b, spread.map(|s| s.active_days)),
         });
 
         // Depth: bets per active day. A player who logs in but never plays
-        // has no depth, whatever their usual was.
-        let per_day = |s: &crate::window::Sums| {
-            if s.active_days > 0.0 {
-                s.bets / s.active_days
+        // has no depth, whatever their usual was. A week without a visit
+        // says nothing about depth (frequency and recency already read the
+        // silence; counting it here too turned every quiet week of a casual
+        // player red).
+        if recent.active_days >= 1.0 {
+            let per_day = |s: &crate::window::Sums| {
+                if s.active_days > 0.0 {
+                    s.bets / s.active_days
+                } else {
+                    0.0
+                }
+            };
+            let (v, b) = (per_day(&recent), per_day(&base));
+            let health = if b <= 0.0 {
+                if v > 0.0 { 1.0 } else { 0.0 }
             } else {
-                0.0
-            }
-        };
-        let (v, b) = (per_day(&recent), per_day(&base));
-        let health = if b <= 0.0 {
-            if v > 0.0 { 1.0 } else { 0.0 }
-        } else {
-            ratio_health(v, b)
-        };
-        readings[1] = Some(Reading {
-            value: v,
-            baseline: b,
-            health,
-        });
+                ratio_health(v, b)
+            };
+            // The recent figure is a mean over its active days.
+            let sd = spread.map(|s| s.bets_per_active_day / recent.active_days.sqrt());
+            let health = if b <= 0.0 {
+                health
+            } else {
+                behaviour_health(v, b, sd)
+            };
+            readings[1] = Some(Reading {
+                value: v,
+                baseline: b,
+                health,
+            });
+        }
 
         // Monetary: stake and deposits per week, in reporting currency units.
         let (dep_s, dep_l) = state.decayed.weekly_rates(Counter::Deposits, t);
         let v = recent.stake_cents / 100.0 * per_week_recent + dep_s;
         let b = base.stake_cents / 100.0 * per_week_base + dep_l;
         if v > 0.0 || b > 0.0 {
+            // Deposits come from decayed counters without a daily spread;
+            // they are taken to swing by half their usual weekly amount.
+            let sd = spread.map(|s| (s.stake_cents / 100.0).hypot(0.5 * dep_l));
             readings[2] = Some(Reading {
                 value: v,
                 baseline: b,
-                health: ratio_health(v, b),
+                health: behaviour_health(v, b, sd),
             });
         }
     }

@@ -48,6 +48,17 @@ impl Sums {
     }
 }
 
+/// Standard deviations of a player's weekly figures; see
+/// [`DayWindow::weekly_spread`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Spread {
+    pub active_days: f64,
+    pub bets: f64,
+    pub stake_cents: f64,
+    /// Of the bets on a single active day.
+    pub bets_per_active_day: f64,
+}
+
 /// An interval of event time, in days before `now`: `[now - ago - len, now - ago)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Span {
@@ -150,6 +161,80 @@ impl DayWindow {
         out
     }
 
+    /// How much a week of this player varies, measured on the whole days
+    /// inside `span` (days without activity count as zeros): the standard
+    /// deviation of a 7-day sum of active days, bets and stake if days were
+    /// independent, around the span's linear trend, and of the bets on one
+    /// active day. A casual player's week swings far more than a regular's;
+    /// the score reads a shortfall against this rather than against the
+    /// baseline alone. Days are not independent for a weekend player, so
+    /// this overstates their weekly spread: on the side of fewer false
+    /// alarms. `None` with fewer than nine whole days.
+    pub fn weekly_spread(&self, now: Timestamp, span: Span) -> Option<Spread> {
+        let now_days = now.days_f64();
+        let (a, z) = (
+            now_days - span.ago_days - span.len_days,
+            now_days - span.ago_days,
+        );
+        let head = self.head_day as i64;
+        let first = (a.ceil() as i64).max(head - WINDOW_DAYS as i64 + 1).max(0);
+        let last = (z.floor() as i64 - 1).min(head);
+        let days = (last - first + 1).max(0) as usize;
+        if days < 9 {
+            return None;
+        }
+        // Per day: active, bets, stake.
+        let mut daily = [[0.0f64; 3]; WINDOW_DAYS];
+        let mut depth = [0.0f64; 3];
+        for (k, day) in (first..=last).enumerate() {
+            let s = Self::slot(day as u32);
+            let (v, b) = (self.visits[s], self.bets[s] as f64);
+            let on = v > 0 || b > 0.0;
+            daily[k] = [f64::from(u8::from(on)), b, self.stake_cents[s] as f64];
+            if on {
+                depth[0] += 1.0;
+                depth[1] += b;
+                depth[2] += b * b;
+            }
+        }
+        let sd = |n: f64, sum: f64, squares: f64| {
+            if n < 2.0 {
+                return 0.0;
+            }
+            let mean = sum / n;
+            ((squares - n * mean * mean).max(0.0) / (n - 1.0)).sqrt()
+        };
+        // Each figure's daily spread around a straight line through the
+        // days (a baseline that holds the start of a decline is a trend,
+        // not chance, and must not make a real fall look ordinary), scaled
+        // to a week of independent days.
+        let detrended = |f: usize| {
+            let xs = daily[..days].iter().map(|d| d[f]);
+            let nf = days as f64;
+            let mk = (nf - 1.0) / 2.0;
+            let mx = xs.clone().sum::<f64>() / nf;
+            let (mut skk, mut skx, mut sxx) = (0.0, 0.0, 0.0);
+            for (k, x) in xs.enumerate() {
+                let (dk, dx) = (k as f64 - mk, x - mx);
+                skk += dk * dk;
+                skx += dk * dx;
+                sxx += dx * dx;
+            }
+            let residual = if skk > 0.0 {
+                sxx - skx * skx / skk
+            } else {
+                sxx
+            };
+            (residual.max(0.0) / (nf - 2.0) * 7.0).sqrt()
+        };
+        Some(Spread {
+            active_days: detrended(0),
+            bets: detrended(1),
+            stake_cents: detrended(2),
+            bets_per_active_day: sd(depth[0], depth[1], depth[2]),
+        })
+    }
+
     /// Whole days with any visit or bet among the last `WINDOW_DAYS` days before `now`.
     pub fn active_days(&self, now: Timestamp) -> u32 {
         let now_day = now.day();
@@ -174,6 +259,49 @@ mod tests {
 
     fn at(day: i64, ms: i64) -> Timestamp {
         Timestamp::from_millis(day * DAY_MS + ms)
+    }
+
+    fn window_of(days: impl Iterator<Item = (i64, u16)>) -> DayWindow {
+        let mut w = DayWindow::default();
+        for (day, bets) in days {
+            let delta = DayDelta {
+                visits: 1,
+                bets,
+                stake_cents: u64::from(bets) * 100,
+            };
+            assert!(w.add(at(day, 3_600_000), delta));
+        }
+        w
+    }
+
+    #[test]
+    fn weekly_spread_reads_scatter_not_level_or_trend() {
+        // Baseline: days 100..121, judged at day 128.
+        let span = Span {
+            ago_days: 7.0,
+            len_days: 21.0,
+        };
+        let now = at(128, 0);
+        // The same every day: no spread.
+        let w = window_of((100..128).map(|d| (d, 10)));
+        let s = w.weekly_spread(now, span).unwrap();
+        assert!(s.active_days < 1e-9 && s.stake_cents < 1e-6, "{s:?}");
+        // A steady decline is a trend, not scatter.
+        let w = window_of((100..128).map(|d| (d, (130 - d) as u16)));
+        let s = w.weekly_spread(now, span).unwrap();
+        assert!(s.bets < 1e-6, "{s:?}");
+        // Every other day: active 0/1 with sd ~0.5 a day, ~1.3 a week.
+        let w = window_of((100..128).filter(|d| d % 2 == 0).map(|d| (d, 10)));
+        let s = w.weekly_spread(now, span).unwrap();
+        assert!((1.2..1.45).contains(&s.active_days), "{s:?}");
+        // Same bets on each active day: depth does not scatter.
+        assert!(s.bets_per_active_day < 1e-9, "{s:?}");
+        // Too few whole days to say.
+        let short = Span {
+            ago_days: 7.0,
+            len_days: 5.0,
+        };
+        assert_eq!(w.weekly_spread(now, short), None);
     }
 
     #[test]

@@ -34,6 +34,14 @@ pub struct SimConfig {
     /// same `event_id`, comes right after the original, as a producer retry
     /// would deliver it. 0 to 1.
     pub duplicate_rate: f64,
+    /// Probability that an event never arrives (a tracking pixel blocked, a
+    /// client that crashed before sending). The player still did it: the
+    /// labels do not change. 0 to 1.
+    pub missing_rate: f64,
+    /// Probability that an event is delivered late, after the next one of
+    /// the stream (a mobile client sending its buffer on reconnect); such
+    /// delays are seconds to minutes in a busy stream. 0 to 1.
+    pub reorder_rate: f64,
 }
 
 impl SimConfig {
@@ -53,6 +61,8 @@ impl Default for SimConfig {
             drift_share: 0.25,
             leaver_share: 0.4,
             duplicate_rate: 0.0,
+            missing_rate: 0.0,
+            reorder_rate: 0.0,
         }
     }
 }

@@ -34,7 +34,11 @@
 //! in time order as each day is made (an event held over from an earlier
 //! day, such as a payout, keeps its earlier number); with
 //! [`SimConfig::duplicate_rate`] some events are delivered twice, verbatim
-//! and back to back, as a producer retry would.
+//! and back to back, as a producer retry would; with
+//! [`SimConfig::missing_rate`] some never arrive, and with
+//! [`SimConfig::reorder_rate`] some arrive after the event that followed
+//! them. All three are decided by a hash of the event, so turning them on
+//! changes nothing else in the stream.
 //!
 //! Generation is built to stay out of the way of the engine benchmark: no
 //! allocation per event beyond the event's own strings, about 5 million

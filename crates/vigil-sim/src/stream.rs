@@ -50,8 +50,11 @@ pub struct Events<'a> {
     later: Vec<Draft>,
     /// One player's day as it is made.
     scratch: Vec<Draft>,
-    /// A duplicate to deliver next.
-    pending: Option<PlayerEvent>,
+    /// Events to deliver before generating more: a duplicate, or an event
+    /// held back behind the one after it.
+    queue: std::collections::VecDeque<PlayerEvent>,
+    /// An event held back to be delivered late, with its duplicate if any.
+    late: Vec<PlayerEvent>,
 }
 
 impl std::fmt::Debug for Events<'_> {
@@ -85,7 +88,8 @@ impl<'a> Events<'a> {
             keys: Vec::new(),
             later: Vec::new(),
             scratch: Vec::new(),
-            pending: None,
+            queue: std::collections::VecDeque::new(),
+            late: Vec::new(),
         }
     }
 
@@ -197,13 +201,20 @@ impl<'a> Events<'a> {
     /// random stream, so turning duplicates on adds copies to the stream
     /// without changing anything else.
     fn duplicated(&self, player: u32, n: u32) -> bool {
-        let rate = self.pop.cfg.duplicate_rate;
+        self.chance(player, n, 0, self.pop.cfg.duplicate_rate)
+    }
+
+    /// Whether a delivery accident with probability `rate` befalls event `n`
+    /// of `player`; `salt` keeps the kinds of accident independent (0 is
+    /// duplicates, as they always were).
+    fn chance(&self, player: u32, n: u32, salt: u64, rate: f64) -> bool {
         if rate <= 0.0 {
             return false;
         }
         let h = splitmix64(
             self.pop.cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                ^ (u64::from(player) << 32 | u64::from(n)),
+                ^ (u64::from(player) << 32 | u64::from(n))
+                ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93),
         );
         ((h >> 11) as f64 / (1u64 << 53) as f64) < rate
     }
@@ -213,15 +224,31 @@ impl Iterator for Events<'_> {
     type Item = PlayerEvent;
 
     fn next(&mut self) -> Option<PlayerEvent> {
-        if let Some(e) = self.pending.take() {
-            return Some(e);
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Some(e);
+            }
+            let Some(d) = self.next_draft() else {
+                // The stream ends: whatever was held back arrives now.
+                self.queue.extend(self.late.drain(..));
+                return self.queue.pop_front();
+            };
+            let cfg = &self.pop.cfg;
+            if self.chance(d.player, d.n, 1, cfg.missing_rate) {
+                continue;
+            }
+            let e = self.materialize(d);
+            let mut delivery = vec![e];
+            if self.duplicated(d.player, d.n) {
+                delivery.push(delivery[0].clone());
+            }
+            if self.late.is_empty() && self.chance(d.player, d.n, 2, cfg.reorder_rate) {
+                self.late = delivery;
+                continue;
+            }
+            self.queue.extend(delivery);
+            self.queue.extend(self.late.drain(..));
         }
-        let d = self.next_draft()?;
-        let e = self.materialize(d);
-        if self.duplicated(d.player, d.n) {
-            self.pending = Some(e.clone());
-        }
-        Some(e)
     }
 }
 

@@ -136,6 +136,39 @@ fn ids_are_unique_and_duplicates_are_verbatim_copies_right_after() {
 }
 
 #[test]
+fn missing_events_are_dropped_and_late_ones_come_after_the_next() {
+    let cfg = config(11, 300, 30);
+    let clean: Vec<_> = Population::new(cfg.clone()).events().collect();
+    let lossy: Vec<_> = Population::new(SimConfig {
+        missing_rate: 0.1,
+        ..cfg.clone()
+    })
+    .events()
+    .collect();
+    // A subsequence of the clean stream, about a tenth shorter.
+    let mut it = clean.iter();
+    assert!(lossy.iter().all(|e| it.any(|c| c == e)), "only drops");
+    let share = 1.0 - lossy.len() as f64 / clean.len() as f64;
+    assert!((0.09..0.11).contains(&share), "{share}");
+
+    let shuffled: Vec<_> = Population::new(SimConfig {
+        reorder_rate: 0.05,
+        ..cfg
+    })
+    .events()
+    .collect();
+    assert_eq!(shuffled.len(), clean.len(), "nothing lost");
+    let mut a: Vec<&str> = shuffled.iter().map(|e| e.event_id.as_str()).collect();
+    let mut b: Vec<&str> = clean.iter().map(|e| e.event_id.as_str()).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b, "the same events");
+    let inversions = shuffled.windows(2).filter(|w| w[1].ts < w[0].ts).count();
+    let share = inversions as f64 / clean.len() as f64;
+    assert!((0.02..0.06).contains(&share), "{share}");
+}
+
+#[test]
 fn the_drifting_share_matches_the_configuration() {
     let pop = Population::new(config(13, 4000, 60));
     let count = |f: Fate| pop.labels().iter().filter(|l| l.fate == f).count() as f64 / 4000.0;
@@ -477,6 +510,8 @@ fn edge_cases_do_not_panic() {
             drift_share: 1.0,
             leaver_share: 1.0,
             duplicate_rate: 1.0,
+            missing_rate: 0.5,
+            reorder_rate: 1.0,
             ..config(1, 20, 3)
         },
     ] {

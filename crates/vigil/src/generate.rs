@@ -23,6 +23,12 @@ pub struct GenArgs {
     /// Share of events delivered twice (same event id).
     #[arg(long, default_value_t = 0.0)]
     pub duplicate_rate: f64,
+    /// Share of events that never arrive.
+    #[arg(long, default_value_t = 0.0)]
+    pub missing_rate: f64,
+    /// Share of events delivered after the next one (out of order).
+    #[arg(long, default_value_t = 0.0)]
+    pub reorder_rate: f64,
     /// Output encoding.
     #[arg(long, value_enum, default_value_t = InputFormat::Json)]
     pub format: InputFormat,
@@ -38,6 +44,8 @@ pub fn run(args: &GenArgs) -> anyhow::Result<()> {
         players: args.players,
         days: args.days,
         duplicate_rate: args.duplicate_rate,
+        missing_rate: args.missing_rate,
+        reorder_rate: args.reorder_rate,
         ..SimConfig::default()
     });
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
@@ -66,6 +74,8 @@ pub fn run(args: &GenArgs) -> anyhow::Result<()> {
                 "fate": l.fate.as_str(),
                 "onset": l.onset.map(|t| t.to_string()),
                 "churn_at": l.churn_at.map(|t| t.to_string()),
+                // Benign silence: where silence-based alerts go wrong.
+                "holiday": l.holiday.map(|(from, to)| [from.to_string(), to.to_string()]),
             });
             writeln!(w, "{line}")?;
         }

@@ -5,6 +5,7 @@ mod config;
 #[cfg(test)]
 mod config_doc;
 mod demo;
+mod eval;
 mod generate;
 mod lookup;
 mod reload;
@@ -54,6 +55,9 @@ enum Command {
     },
     /// Write a synthetic population's events (and ground-truth labels).
     Gen(generate::GenArgs),
+    /// Replay events against ground-truth labels: precision, recall and lead
+    /// time of the risk alerts, against two simple baselines.
+    Eval(eval::EvalArgs),
     /// Validate a configuration file (and VIGIL_* overrides) without starting.
     CheckConfig {
         /// The configuration file; built-in defaults when omitted.
@@ -107,6 +111,10 @@ fn main() -> ExitCode {
             runtime()?.block_on(demo::run(args, cfg))
         }),
         Command::Gen(args) => generate::run(&args),
+        Command::Eval(args) => load_config(args.config.as_deref()).and_then(|cfg| {
+            init_logging(&cfg.log);
+            eval::run(&args, cfg)
+        }),
         Command::CheckConfig { config, print } => load_config(config.as_deref()).and_then(|cfg| {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

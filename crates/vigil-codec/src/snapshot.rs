@@ -13,8 +13,8 @@ use vigil_domain::offer::MadeOffer;
 use vigil_domain::outcome::Tracked;
 use vigil_domain::safeguard::HarmDay;
 use vigil_domain::state::{
-    Cooldowns, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds, Retention,
-    RgState, Verdict,
+    Cooldowns, Friction, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds,
+    Retention, RgState, Verdict,
 };
 use vigil_domain::window::DayWindow;
 use vigil_domain::{Band, PlayerSnapshot};
@@ -143,6 +143,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<PlayerSnapshot, SnapshotError> {
 
 /// The state as its protobuf message (shared with the changelog records).
 pub(crate) fn state_to_pb(st: &PlayerState) -> pb::PlayerState {
+    let fr = st.friction();
     pb::PlayerState {
         head_day: st.window.head_day,
         visits: packed(&st.window.visits, |v| v),
@@ -156,14 +157,14 @@ pub(crate) fn state_to_pb(st: &PlayerState) -> pb::PlayerState {
         last_active: st.last_active,
         typical_gap_secs: Some(st.typical_gap_secs),
         gaps: st.gaps as u32,
-        tickets: packed(&st.tickets.slots.map(|(id, at)| [id, at]).concat(), |v| v),
-        tickets_replied: st.tickets.replied as u32,
-        withdrawals_requested_at: packed(&st.withdrawals.requested_at, |v| v),
-        nps_latest: nps_out(st.nps.latest),
-        nps_previous: nps_out(st.nps.previous),
-        nps_at: st.nps.at,
-        rg_flags: st.rg.flags as u32,
-        rg_at: st.rg.at,
+        tickets: packed(&fr.tickets.slots.map(|(id, at)| [id, at]).concat(), |v| v),
+        tickets_replied: fr.tickets.replied as u32,
+        withdrawals_requested_at: packed(&fr.withdrawals.requested_at, |v| v),
+        nps_latest: nps_out(fr.nps.latest),
+        nps_previous: nps_out(fr.nps.previous),
+        nps_at: fr.nps.at,
+        rg_flags: fr.rg.flags as u32,
+        rg_at: fr.rg.at,
         recent_ids: packed(&st.recent_ids.ids, |v| v),
         recent_next: st.recent_ids.next as u32,
         score: Some(st.verdict.score),
@@ -178,7 +179,7 @@ pub(crate) fn state_to_pb(st: &PlayerState) -> pb::PlayerState {
         usage_drop_at: st.cooldowns.usage_drop_at,
         inactivity_spell: st.cooldowns.inactivity_spell,
         next_due: st.next_due,
-        tickets_breached: st.tickets.breached as u32,
+        tickets_breached: fr.tickets.breached as u32,
         harm: (st.harm != HarmDay::default()).then_some(pb::HarmDay {
             day: st.harm.day as u32,
             failed_deposits: st.harm.failed_deposits as u32,
@@ -299,31 +300,34 @@ pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotE
         last_active: p.last_active,
         typical_gap_secs: p.typical_gap_secs.unwrap_or_default(),
         gaps: narrow::<u16>("gaps")(p.gaps)?,
-        tickets: OpenTickets {
-            slots: [
-                (tickets[0], tickets[1]),
-                (tickets[2], tickets[3]),
-                (tickets[4], tickets[5]),
-            ],
-            replied: narrow::<u8>("tickets_replied")(p.tickets_replied)?,
-            breached: narrow::<u8>("tickets_breached")(p.tickets_breached)?,
-        },
-        withdrawals: PendingWithdrawals {
-            requested_at: array(
-                "withdrawals_requested_at",
-                &p.withdrawals_requested_at,
-                same,
-            )?,
-        },
-        nps: NpsMemory {
-            latest: nps_in("nps_latest", p.nps_latest)?,
-            previous: nps_in("nps_previous", p.nps_previous)?,
-            at: p.nps_at,
-        },
-        rg: RgState {
-            flags: narrow::<u8>("rg_flags")(p.rg_flags)?,
-            at: p.rg_at,
-        },
+        friction: Friction {
+            tickets: OpenTickets {
+                slots: [
+                    (tickets[0], tickets[1]),
+                    (tickets[2], tickets[3]),
+                    (tickets[4], tickets[5]),
+                ],
+                replied: narrow::<u8>("tickets_replied")(p.tickets_replied)?,
+                breached: narrow::<u8>("tickets_breached")(p.tickets_breached)?,
+            },
+            withdrawals: PendingWithdrawals {
+                requested_at: array(
+                    "withdrawals_requested_at",
+                    &p.withdrawals_requested_at,
+                    same,
+                )?,
+            },
+            nps: NpsMemory {
+                latest: nps_in("nps_latest", p.nps_latest)?,
+                previous: nps_in("nps_previous", p.nps_previous)?,
+                at: p.nps_at,
+            },
+            rg: RgState {
+                flags: narrow::<u8>("rg_flags")(p.rg_flags)?,
+                at: p.rg_at,
+            },
+        }
+        .boxed(),
         recent_ids: RecentIds {
             ids: array("recent_ids", &p.recent_ids, same)?,
             next: narrow::<u8>("recent_next")(p.recent_next)?,

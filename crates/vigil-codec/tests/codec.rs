@@ -7,11 +7,11 @@ use vigil_domain::event::*;
 use vigil_domain::offer::{MadeOffer, OfferStatus};
 use vigil_domain::outcome::Tracked;
 use vigil_domain::safeguard::HarmDay;
-use vigil_domain::state::Retention;
 use vigil_domain::state::{
     Cooldowns, Fact, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds, RgState,
     Verdict,
 };
+use vigil_domain::state::{Friction, Retention};
 use vigil_domain::window::DayWindow;
 use vigil_domain::*;
 
@@ -370,18 +370,22 @@ fn state() -> impl Strategy<Value = PlayerState> {
             last_active,
             typical_gap_secs,
             gaps,
-            tickets: OpenTickets {
-                slots,
-                replied,
-                breached,
-            },
-            withdrawals: PendingWithdrawals { requested_at },
-            nps: NpsMemory {
-                latest,
-                previous,
-                at: nps_at,
-            },
-            rg: RgState { flags, at: rg_at },
+            // As the state keeps it: no box when there is nothing in it.
+            friction: Friction {
+                tickets: OpenTickets {
+                    slots,
+                    replied,
+                    breached,
+                },
+                withdrawals: PendingWithdrawals { requested_at },
+                nps: NpsMemory {
+                    latest,
+                    previous,
+                    at: nps_at,
+                },
+                rg: RgState { flags, at: rg_at },
+            }
+            .boxed(),
             recent_ids: RecentIds { ids, next },
             verdict: Verdict {
                 score,

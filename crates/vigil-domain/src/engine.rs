@@ -717,7 +717,7 @@ impl Engine {
         if !sla.enabled || !sla.tiers.iter().any(|t| t == tier.as_str()) {
             return;
         }
-        let tickets = &p.state.tickets;
+        let tickets = &p.state.friction().tickets;
         let Some(slot) = tickets.find(c.ticket) else {
             return;
         };
@@ -737,7 +737,9 @@ impl Engine {
             (Signal::FirstResponse, sla.first_response)
         };
         let st = &mut self.players[c.player as usize].state;
-        st.tickets.breached |= bit;
+        if let Some(f) = st.friction.as_mut() {
+            f.tickets.breached |= bit;
+        }
         // A breach is support friction, as a slow resolution is.
         st.decayed.add(crate::decay::Counter::SlowTickets, due, 1.0);
         let waited = due.saturating_sub(opened) as f64 / 60.0;
@@ -1248,13 +1250,17 @@ impl Engine {
                 let harm = player.state.retention.as_ref().is_some_and(|r| {
                     r.harm_seen_at != 0 && (t.saturating_sub(r.harm_seen_at) as u64) < suppress_for
                 });
-                let suppressed_by =
-                    safeguard::rg_blocks(&player.state.rg, t, rule.bonus, &cfg.safeguards)
-                        .or(harm.then_some(Suppression::HarmRisk))
-                        .or(profile
-                            .opt_outs
-                            .declines(rule.channel)
-                            .then_some(Suppression::OptOut));
+                let suppressed_by = safeguard::rg_blocks(
+                    &player.state.friction().rg,
+                    t,
+                    rule.bonus,
+                    &cfg.safeguards,
+                )
+                .or(harm.then_some(Suppression::HarmRisk))
+                .or(profile
+                    .opt_outs
+                    .declines(rule.channel)
+                    .then_some(Suppression::OptOut));
                 let status = if suppressed_by.is_some() {
                     OfferStatus::Suppressed
                 } else if offer::held_out(brand, &player.id, &cfg.offers) {
@@ -1374,7 +1380,7 @@ impl Engine {
         if state.verdict.evaluated_at != 0 {
             self.stats.bands[state.verdict.band as usize] += 1;
         }
-        let tickets = state.tickets.clone();
+        let tickets = state.friction().tickets.clone();
         self.players[idx as usize].state = state;
         self.schedule(idx, due);
         // Service-level checks live in the engine, not the state: re-arm

@@ -353,6 +353,7 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     let (tk_s, tk_l) = state.decayed.weekly_rates(Counter::TicketsOpened, t);
     let (sl_s, sl_l) = state.decayed.weekly_rates(Counter::SlowTickets, t);
     let overdue = state
+        .friction()
         .tickets
         .overdue(t, cfg.friction.slow_ticket_resolution.as_secs()) as f64;
     if tk_l > 1e-3 || overdue > 0.0 {
@@ -367,6 +368,7 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     // Payment friction.
     let (pf_s, pf_l) = state.decayed.weekly_rates(Counter::PaymentFailures, t);
     let pending = state
+        .friction()
         .withdrawals
         .overdue(t, cfg.friction.slow_withdrawal.as_secs()) as f64;
     if pf_l > 1e-3 || pending > 0.0 {
@@ -391,13 +393,13 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     }
 
     // Satisfaction: the latest NPS answer, if recent enough to mean anything.
-    if let Some(nps) = state.nps.latest(t) {
+    if let Some(nps) = state.friction().nps.latest(t) {
         let health = match nps {
             9..=10 => 1.0,
             7..=8 => 0.7,
             s => 0.4 * s as f64 / 6.0,
         };
-        let baseline = state.nps.previous().unwrap_or(nps) as f64;
+        let baseline = state.friction().nps.previous().unwrap_or(nps) as f64;
         readings[7] = Some(Reading {
             value: nps as f64,
             baseline,

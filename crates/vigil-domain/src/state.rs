@@ -279,6 +279,51 @@ pub struct Cooldowns {
     pub inactivity_spell: u32,
 }
 
+/// What only some players have at any time: open support tickets, pending
+/// withdrawals, NPS answers, responsible-gambling actions. Boxed and
+/// dropped again once empty, so the many players with none of it pay one
+/// pointer instead of 52 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Friction {
+    pub tickets: OpenTickets,
+    pub withdrawals: PendingWithdrawals,
+    pub nps: NpsMemory,
+    pub rg: RgState,
+}
+
+impl Friction {
+    /// Nothing: what a player without the box has.
+    pub const EMPTY: Friction = Friction {
+        tickets: OpenTickets {
+            slots: [(0, 0); 3],
+            replied: 0,
+            breached: 0,
+        },
+        withdrawals: PendingWithdrawals {
+            requested_at: [0; 2],
+        },
+        nps: NpsMemory {
+            latest: NpsMemory::NONE,
+            previous: NpsMemory::NONE,
+            at: 0,
+        },
+        rg: RgState { flags: 0, at: 0 },
+    };
+
+    /// Boxed, or `None` when there is nothing to keep.
+    pub fn boxed(self) -> Option<Box<Friction>> {
+        (self != Friction::EMPTY).then(|| Box::new(self))
+    }
+}
+
+impl Default for Friction {
+    fn default() -> Self {
+        Friction::EMPTY
+    }
+}
+
+static NO_FRICTION: Friction = Friction::EMPTY;
+
 /// What only some players need: offers made (for cooldowns and caps),
 /// alerts and offers awaiting their outcome, and signs of harm. Boxed, so
 /// the many players who never get an alert pay one pointer for it.
@@ -307,10 +352,9 @@ pub struct PlayerState {
     pub typical_gap_secs: f32,
     /// Gaps seen so far (saturating).
     pub gaps: u16,
-    pub tickets: OpenTickets,
-    pub withdrawals: PendingWithdrawals,
-    pub nps: NpsMemory,
-    pub rg: RgState,
+    /// Open tickets, pending withdrawals, NPS answers and RG actions, for
+    /// players who have any (see [`PlayerState::friction`]).
+    pub friction: Option<Box<Friction>>,
     pub recent_ids: RecentIds,
     pub verdict: Verdict,
     pub cooldowns: Cooldowns,
@@ -342,6 +386,22 @@ pub(crate) struct FrictionSecs {
 }
 
 impl PlayerState {
+    /// Tickets, withdrawals, NPS and RG memory (empty for most players).
+    pub fn friction(&self) -> &Friction {
+        self.friction.as_deref().unwrap_or(&NO_FRICTION)
+    }
+
+    fn friction_mut(&mut self) -> &mut Friction {
+        self.friction.get_or_insert_with(Box::default)
+    }
+
+    /// Drops the friction box once nothing is left in it.
+    fn tidy_friction(&mut self) {
+        if self.friction.as_deref() == Some(&Friction::EMPTY) {
+            self.friction = None;
+        }
+    }
+
     /// The retention part, created on first use.
     pub(crate) fn retention_mut(&mut self) -> &mut Retention {
         self.retention.get_or_insert_with(Box::default)
@@ -408,33 +468,33 @@ impl PlayerState {
                 self.decayed.add(Counter::PaymentFailures, t, 1.0)
             }
             Fact::Withdrawal { status, cents } => match status {
-                WithdrawalStatus::Requested => self.withdrawals.request(t),
+                WithdrawalStatus::Requested => self.friction_mut().withdrawals.request(t),
                 WithdrawalStatus::Paid => {
                     self.decayed
                         .add(Counter::Withdrawals, t, cents as f64 / 100.0);
-                    if let Some(at) = self.withdrawals.settle()
+                    if let Some(at) = self.friction_mut().withdrawals.settle()
                         && t.saturating_sub(at) as u64 > f.slow_withdrawal
                     {
                         self.decayed.add(Counter::PaymentFailures, t, 1.0);
                     }
                 }
                 WithdrawalStatus::Declined => {
-                    self.withdrawals.settle();
+                    self.friction_mut().withdrawals.settle();
                     self.decayed.add(Counter::PaymentFailures, t, 1.0);
                 }
             },
             Fact::Ticket { id_hash, action } => match action {
                 TicketAction::Opened => {
-                    self.tickets.open(id_hash, t);
+                    self.friction_mut().tickets.open(id_hash, t);
                     self.decayed.add(Counter::TicketsOpened, t, 1.0);
                 }
                 TicketAction::Replied => {
-                    if let Some(s) = self.tickets.find(id_hash) {
-                        self.tickets.replied |= 1 << s;
+                    if let Some(s) = self.friction().tickets.find(id_hash) {
+                        self.friction_mut().tickets.replied |= 1 << s;
                     }
                 }
                 TicketAction::Resolved => {
-                    if let Some(opened) = self.tickets.close(id_hash)
+                    if let Some(opened) = self.friction_mut().tickets.close(id_hash)
                         && t.saturating_sub(opened) as u64 > f.slow_ticket
                     {
                         self.decayed.add(Counter::SlowTickets, t, 1.0);
@@ -448,12 +508,16 @@ impl PlayerState {
                     self.decayed.add(Counter::MessagesEngaged, t, 1.0)
                 }
             },
-            Fact::Nps { score } => self.nps.record(score, t),
+            Fact::Nps { score } => self.friction_mut().nps.record(score, t),
             Fact::Rg { action } => {
                 let bit = RgAction::ALL.iter().position(|a| *a == action).unwrap_or(0);
-                self.rg.flags |= 1 << bit;
-                self.rg.at = self.rg.at.max(t);
+                let rg = &mut self.friction_mut().rg;
+                rg.flags |= 1 << bit;
+                rg.at = rg.at.max(t);
             }
+        }
+        if matches!(fact, Fact::Ticket { .. } | Fact::Withdrawal { .. }) {
+            self.tidy_friction();
         }
     }
 

@@ -10,6 +10,8 @@ mod probe;
 pub mod restore;
 pub mod topics;
 
-pub use config::{InputTopic, KafkaConfig, OutputTopic, PipelineConfig, TopicsConfig};
+pub use config::{Guarantee, InputTopic, KafkaConfig, OutputTopic, PipelineConfig, TopicsConfig};
 pub use context::StartFrom;
-pub use pipeline::{Health, Pipeline, PipelineError, PipelineSettings, Status, dlq_headers};
+pub use pipeline::{
+    Health, Pipeline, PipelineError, PipelineSettings, Status, TXN_HEADER, dlq_headers,
+};

@@ -36,6 +36,7 @@ pub const RESTORE_SECONDS: &str = "vigil_state_restore_duration_seconds";
 pub const RESTORED_PLAYERS: &str = "vigil_state_restored_players_total";
 pub const RESTORE_READ_BYTES: &str = "vigil_state_restore_read_bytes_total";
 pub const PARTITIONS_RESTORING: &str = "vigil_partitions_restoring";
+pub const TRANSACTIONS: &str = "vigil_transactions_total";
 
 /// Histogram buckets for latencies, in seconds: 1 ms to 5 min. Without
 /// them the exporter would publish summaries, which cannot be aggregated
@@ -174,6 +175,11 @@ pub fn describe() {
         Unit::Count,
         "Assigned partitions whose state is being restored."
     );
+    describe_counter!(
+        TRANSACTIONS,
+        Unit::Count,
+        "Kafka transactions (exactly_once mode), by result: committed, or aborted (the batch is redone from the last committed state)."
+    );
 }
 
 /// Creates, at zero, every series whose labels are known before the first
@@ -227,4 +233,7 @@ pub fn register_known_series(output_topics: &[&str]) {
     counter!(RESTORED_PLAYERS).increment(0);
     counter!(RESTORE_READ_BYTES).increment(0);
     gauge!(PARTITIONS_RESTORING).increment(0.0);
+    for result in ["committed", "aborted"] {
+        counter!(TRANSACTIONS, "result" => result).increment(0);
+    }
 }

@@ -36,11 +36,14 @@ use vigil_domain::{
     Timestamp,
 };
 
-use crate::config::{KafkaConfig, PipelineConfig, TopicsConfig};
+use crate::config::{Guarantee, KafkaConfig, PipelineConfig, TopicsConfig};
 use crate::context::{Ownership, StartFrom, VigilContext};
 use crate::metrics as m;
 use crate::restore::{self, Held, RestoreError, Wanted};
 use crate::topics;
+
+mod txn;
+pub use txn::TXN_HEADER;
 
 /// Everything the pipeline needs to run.
 #[derive(Debug, Clone)]
@@ -133,6 +136,12 @@ pub enum PipelineError {
     Changelog { last: String },
     #[error("state restore failed")]
     Restore(#[from] RestoreError),
+    #[error(
+        "transactional producer failed ({last}); if fenced, another instance uses the same `pipeline.transactional_id` (it must be unique per instance); transactions need Apache Kafka 2.5+ or a compatible broker. Stopping so a restart joins the group again with a new producer"
+    )]
+    Transaction { last: String },
+    #[error("cannot seek back to the committed offsets after an aborted transaction: {0}")]
+    Rewind(String),
 }
 
 /// What an output record is, for metrics once it is acknowledged.
@@ -267,6 +276,10 @@ fn consumer_config(s: &PipelineSettings) -> ClientConfig {
     c.set("group.id", &s.kafka.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false");
+    if s.pipeline.processing_guarantee == Guarantee::ExactlyOnce {
+        // Inputs written in transactions: their aborted records are not events.
+        c.set("isolation.level", "read_committed");
+    }
     c
 }
 
@@ -278,10 +291,20 @@ fn producer_config(s: &PipelineSettings) -> ClientConfig {
     for (key, v) in &s.kafka.producer_properties {
         c.set(key, v);
     }
-    c.set(
-        "message.timeout.ms",
-        s.pipeline.delivery_timeout.as_millis().to_string(),
-    );
+    let timeout = s.pipeline.delivery_timeout.as_millis().to_string();
+    c.set("message.timeout.ms", &timeout);
+    if s.pipeline.processing_guarantee == Guarantee::ExactlyOnce {
+        c.set("transactional.id", txn::transactional_id(s));
+        // librdkafka refuses a message timeout beyond the transaction's.
+        if !s
+            .kafka
+            .producer_properties
+            .contains_key("transaction.timeout.ms")
+            && !s.kafka.properties.contains_key("transaction.timeout.ms")
+        {
+            c.set("transaction.timeout.ms", &timeout);
+        }
+    }
     c
 }
 
@@ -313,6 +336,9 @@ struct Core {
     changelog_topic: Arc<str>,
     /// State goes to (and comes back from) the changelog.
     use_changelog: bool,
+    /// `exactly_once`: every batch is one transaction (see `txn`).
+    transactional: bool,
+    transactions: txn::Transactions,
     /// Client settings for the changelog reader of a restore.
     restore_client: ClientConfig,
     shutdown: CancellationToken,
@@ -352,6 +378,7 @@ impl Pipeline {
             .map_err(PipelineError::Client)?;
         let admin_config = client_config(&settings.kafka, &std::collections::BTreeMap::new());
         let use_changelog = settings.pipeline.state_rebuild == StartFrom::Changelog;
+        let transactional = settings.pipeline.processing_guarantee == Guarantee::ExactlyOnce;
         if !topics::wait_and_prepare(
             &admin_config,
             &settings.topics,
@@ -378,12 +405,23 @@ impl Pipeline {
         let mut restore_client =
             client_config(&settings.kafka, &settings.kafka.consumer_properties);
         restore_client.set("group.id", format!("{}.restore", settings.kafka.group_id));
+        if transactional {
+            // Only what committed transactions wrote.
+            restore_client.set("isolation.level", "read_committed");
+            producer
+                .init_transactions(settings.pipeline.delivery_timeout)
+                .map_err(|e| PipelineError::Transaction {
+                    last: e.to_string(),
+                })?;
+        }
         let core = Arc::new(Mutex::new(Core {
             alerts_topic: t.alerts.name.as_str().into(),
             scores_topic: t.scores.name.as_str().into(),
             dlq_topic: t.dead_letter.as_str().into(),
             changelog_topic: t.changelog.as_str().into(),
             use_changelog,
+            transactional,
+            transactions: txn::Transactions::new(&settings),
             restore_client,
             shutdown: shutdown.clone(),
             producer,
@@ -409,7 +447,7 @@ impl Pipeline {
             )
         };
         let consumer: BaseConsumer<VigilContext> = consumer_settings
-            .create_with_context(VigilContext::new(start_from, on_revoke))
+            .create_with_context(VigilContext::new(start_from, on_revoke, transactional))
             .map_err(PipelineError::Client)?;
         let inputs: Vec<String> = lock(&core)
             .settings
@@ -442,8 +480,12 @@ impl Pipeline {
         for key in keys {
             core.flush_part(&key);
         }
-        core.enqueue_batch(Instant::now())?;
-        core.settle(true, CommitMode::Sync, &self.consumer)?;
+        if core.transactional {
+            core.transact(&self.consumer, Instant::now(), false)?;
+        } else {
+            core.enqueue_batch(Instant::now())?;
+            core.settle(true, CommitMode::Sync, &self.consumer)?;
+        }
         let _ = core.producer.flush(Duration::from_secs(10));
         tracing::info!("pipeline stopped");
         Ok(())
@@ -489,8 +531,12 @@ impl Pipeline {
             return Err(e);
         }
         core.advance_idle();
-        core.enqueue_batch(started)?;
-        core.settle(false, CommitMode::Async, &self.consumer)?;
+        if core.transactional {
+            core.transact(&self.consumer, started, true)?;
+        } else {
+            core.enqueue_batch(started)?;
+            core.settle(false, CommitMode::Async, &self.consumer)?;
+        }
         core.report(n, &consumed, &rejected, started);
         Ok(())
     }
@@ -608,9 +654,12 @@ impl Core {
         if self.parts.is_empty() && self.in_flight.is_empty() {
             return;
         }
-        let finished = self
-            .enqueue_batch(Instant::now())
-            .and_then(|()| self.settle(true, CommitMode::Sync, consumer));
+        let finished = if self.transactional {
+            self.transact(consumer, Instant::now(), false)
+        } else {
+            self.enqueue_batch(Instant::now())
+                .and_then(|()| self.settle(true, CommitMode::Sync, consumer))
+        };
         if let Err(e) = finished {
             tracing::error!(error = ?e, "could not finish the work of revoked partitions");
             self.fatal.get_or_insert(e);
@@ -719,6 +768,7 @@ impl Core {
                 &self.changelog_topic,
                 &w,
                 &self.settings.engine,
+                self.transactional,
                 &self.shutdown,
             );
             self.health.restoring.store(0, Ordering::Relaxed);

@@ -285,3 +285,64 @@ pub(crate) fn restore(
     );
     Ok(Some(restored))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_domain::PlayerRecord;
+
+    fn wanted(committed: Option<i64>) -> Vec<Wanted> {
+        vec![Wanted {
+            topic: "events".into(),
+            partition: 3,
+            committed,
+        }]
+    }
+
+    #[test]
+    fn records_exact_beyond_the_committed_offset_are_uncommitted() {
+        let rec = PlayerRecord {
+            player_id: "p1".into(),
+            brand: "b".into(),
+            state: None,
+            pending: Vec::new(),
+        };
+        let key = changelog::player_key("events", "b", "p1");
+        let at = |through| changelog::encode_player(&rec, through);
+        let beyond = |committed, through: i64, partition| {
+            beyond_committed(
+                &wanted(committed),
+                partition,
+                Some(&key),
+                Some(&at(through)),
+            )
+        };
+        assert!(beyond(Some(10), 11, 3));
+        assert!(!beyond(Some(10), 10, 3), "exact at the committed offset");
+        assert!(!beyond(Some(10), 4, 3));
+        assert!(beyond(None, 1, 3), "nothing committed yet");
+        assert!(!beyond(Some(10), 11, 2), "another partition's record");
+        let clock = changelog::encode_clock(
+            vigil_domain::EngineClock {
+                max_seen: vigil_domain::Timestamp::from_millis(5),
+                clock: vigil_domain::Timestamp::from_millis(5),
+            },
+            11,
+        );
+        let clock_key = changelog::clock_key("events");
+        assert!(beyond_committed(
+            &wanted(Some(10)),
+            3,
+            Some(&clock_key),
+            Some(&clock)
+        ));
+        // Tombstones and unreadable records are left to the normal path.
+        assert!(!beyond_committed(&wanted(Some(10)), 3, Some(&key), None));
+        assert!(!beyond_committed(
+            &wanted(Some(10)),
+            3,
+            Some(b"junk"),
+            Some(b"junk")
+        ));
+    }
+}

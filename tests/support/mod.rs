@@ -56,7 +56,12 @@ fn client_on(bootstrap: &str) -> ClientConfig {
 }
 
 pub async fn create_topic(name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = client().create().unwrap();
+    create_topic_on(&bootstrap(), name, partitions).await
+}
+
+/// [`create_topic`] on the broker at `bootstrap`.
+pub async fn create_topic_on(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = client_on(bootstrap).create().unwrap();
     let res = admin
         .create_topics(
             &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
@@ -238,6 +243,10 @@ pub struct Setup {
     pub bootstrap: Option<String>,
     /// `topics.create_missing` (the mock cluster has no CreateTopics).
     pub create_missing: bool,
+    /// The consumer's `session.timeout.ms` and `max.poll.interval.ms`:
+    /// short by default, so a dead member is noticed quickly.
+    pub session_timeout_ms: u32,
+    pub max_poll_interval_ms: u32,
 }
 
 impl Setup {
@@ -258,6 +267,8 @@ impl Setup {
             pipeline_extra: String::new(),
             bootstrap: None,
             create_missing: true,
+            session_timeout_ms: 6000,
+            max_poll_interval_ms: 10_000,
         }
     }
 
@@ -273,11 +284,11 @@ impl Setup {
 bootstrap_servers = "{bootstrap}"
 group_id = "{group}"
 [kafka.consumer_properties]
-"session.timeout.ms" = "6000"
+"session.timeout.ms" = "{session}"
 "heartbeat.interval.ms" = "500"
 # Members that die without leaving are dropped when they miss a rebalance
 # by this much (Tansu 0.6 does not expire them by session timeout alone).
-"max.poll.interval.ms" = "10000"
+"max.poll.interval.ms" = "{max_poll}"
 [topics]
 inputs = [{{ name = "{input}", encoding = "{ienc}" }}]
 alerts = {{ name = "{alerts}", encoding = "{aenc}" }}
@@ -296,6 +307,8 @@ listen = "127.0.0.1:{http_port}"
 "#,
             bootstrap = self.broker(),
             create_missing = self.create_missing,
+            session = self.session_timeout_ms,
+            max_poll = self.max_poll_interval_ms,
             pipeline_extra = self.pipeline_extra,
             group = self.group,
             input = self.input,

@@ -22,7 +22,8 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use vigil_kafka::{
-    Health, InputTopic, KafkaConfig, Pipeline, PipelineConfig, PipelineSettings, TopicsConfig,
+    Health, InputTopic, KafkaConfig, Pipeline, PipelineConfig, PipelineSettings, StartFrom,
+    TopicsConfig,
 };
 use vigil_sim::{Population, SimConfig};
 
@@ -127,6 +128,14 @@ fn main() {
         .expect("buckets")
         .install_recorder()
         .expect("recorder");
+    // As the service reads it: `changelog` (default) writes every changed
+    // player's state; `committed` and `earliest` write none.
+    let state_rebuild = match std::env::var("VIGIL_PIPELINE__STATE_REBUILD").as_deref() {
+        Ok("earliest") => StartFrom::Earliest,
+        Ok("committed") => StartFrom::Committed,
+        Ok("changelog") | Err(_) => StartFrom::Changelog,
+        Ok(other) => panic!("VIGIL_PIPELINE__STATE_REBUILD: unknown mode {other}"),
+    };
     let settings = PipelineSettings {
         kafka: KafkaConfig {
             bootstrap_servers: bootstrap.clone(),
@@ -151,11 +160,13 @@ fn main() {
                 encoding: Default::default(),
             },
             dead_letter: format!("bench-dlq-{run}"),
+            changelog: format!("bench-changelog-{run}"),
             ..TopicsConfig::default()
         },
         pipeline: PipelineConfig {
             idle_advance: Duration::ZERO,
             publish_scores: std::env::var_os("NO_SCORES").is_none(),
+            state_rebuild,
             ..PipelineConfig::default()
         },
         engine: vigil_domain::EngineConfig::default(),
@@ -199,6 +210,7 @@ fn main() {
         "events:                 {n} ({players} players, {PARTITIONS} partitions), loaded at {:.0}/s",
         n as f64 / load_secs
     );
+    println!("state_rebuild:          {state_rebuild:?}");
     println!("raw consume:            {raw_rate:.0} events/s");
     println!(
         "vigil consume+score+publish: {vigil_rate:.0} events/s ({:.2} of raw)",
@@ -208,6 +220,8 @@ fn main() {
     let text = handle.render();
     for l in text.lines().filter(|l| {
         l.starts_with("vigil_batches_total")
+            || l.starts_with("vigil_changelog_records_total")
+            || l.starts_with("vigil_changelog_bytes_total")
             || l.starts_with("vigil_scores_published_total")
             || l.starts_with("vigil_batch_duration_seconds_sum")
             || l.starts_with("vigil_batch_duration_seconds_count")

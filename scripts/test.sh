@@ -85,6 +85,8 @@ if [[ -z "${VIGIL_TEST_BOOTSTRAP:-}" ]]; then
   ensure_tansu
   start_broker
 fi
+# tests/outage.rs freezes a broker of its own.
+if [[ -x "$TANSU" ]]; then export VIGIL_TANSU="$TANSU"; fi
 
 cargo test --workspace --all-targets --locked "$@"
 # Doc tests are not covered by --all-targets.

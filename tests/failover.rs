@@ -50,3 +50,62 @@ async fn a_rebalance_with_events_in_flight_neither_loses_nor_double_counts() {
     );
     assert_as_uninterrupted(&setup, &events, &format!("{log_a}\n---\n{log_b}"));
 }
+
+/// Two instances, one SIGKILLed mid-stream, on librdkafka's mock cluster:
+/// Tansu 0.6 does not hand a dead member's partitions to the survivor
+/// (after the session timeout it rebalanced, but the survivor got its own
+/// partitions again and the dead member kept the rest), so this runs where
+/// the group coordinator evicts a member that stops heartbeating. Both are
+/// real `vigil run` processes reaching the mock over loopback, and the kill
+/// is a real SIGKILL: nothing flushed, published, written or committed
+/// after it. The survivor must take the dead member's partitions, restore
+/// their state from the changelog (records ahead of the committed offsets
+/// included) and end as one uninterrupted run would.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigkilled_instance_s_partitions_move_to_the_survivor_with_their_state() {
+    let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let mut setup = scoring_setup(4);
+    setup.bootstrap = Some(cluster.bootstrap_servers());
+    setup.create_missing = false;
+    for t in [
+        &setup.input,
+        &setup.alerts,
+        &setup.scores,
+        &setup.offers,
+        &setup.dlq,
+        &setup.changelog,
+    ] {
+        cluster.create_topic(t, setup.partitions, 1).unwrap();
+    }
+    let broker = setup.broker();
+    let events = population(24, 60, setup.partitions);
+    let records = encode_events(&events);
+    let (first, rest) = records.split_at(records.len() / 3);
+    let (second, third) = rest.split_at(rest.len() / 2);
+
+    produce_on(&broker, &setup.input, first).await;
+    let a = Vigil::start(&setup);
+    a.wait_ready(READY).await;
+    a.wait_committed(&setup, first.len(), READ).await;
+    let b = Vigil::start(&setup);
+    b.wait_partitions(2, READY).await;
+    a.wait_partitions(2, READY).await;
+    // B works on its half of the second part, then dies mid-stream.
+    produce_on(&broker, &setup.input, second).await;
+    b.wait_metric("vigil_events_consumed_total", READ, |n| n > 0.0)
+        .await;
+    let b_log = b.log();
+    b.kill();
+    produce_on(&broker, &setup.input, third).await;
+    // After the session timeout the group gives A everything.
+    a.wait_partitions(setup.partitions, READY).await;
+    a.wait_committed(&setup, records.len(), READ).await;
+    let (status, log) = a.terminate();
+    assert!(status.success(), "{log}");
+    // Restored at start, after B joined and after B died.
+    assert!(
+        log.matches("state restored from the changelog").count() >= 3,
+        "{log}"
+    );
+    assert_as_uninterrupted(&setup, &events, &format!("{log}\n---\n{b_log}"));
+}

@@ -402,14 +402,14 @@ async fn retention_actions_end_to_end() {
 
     // Metrics: offers by status, suppression reasons and outcome groups.
     vigil
-        .wait_metric(
+        .wait_metric_at_least(
             r#"vigil_offers_suppressed_total{reason="self_exclusion"}"#,
             of(&s.excluded).len() as f64,
             READ,
         )
         .await;
     vigil
-        .wait_metric(r#"vigil_profiles_loaded"#, s.profiles.len() as f64, READ)
+        .wait_metric_at_least(r#"vigil_profiles_loaded"#, s.profiles.len() as f64, READ)
         .await;
     let (status, log) = vigil.terminate();
     assert!(status.success(), "{log}");

@@ -46,13 +46,22 @@ pub fn unique(prefix: &str) -> String {
 }
 
 fn client() -> ClientConfig {
+    client_on(&bootstrap())
+}
+
+fn client_on(bootstrap: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap());
+    c.set("bootstrap.servers", bootstrap);
     c
 }
 
 pub async fn create_topic(name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = client().create().unwrap();
+    create_topic_on(&bootstrap(), name, partitions).await
+}
+
+/// [`create_topic`] on the broker at `bootstrap`.
+pub async fn create_topic_on(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = client_on(bootstrap).create().unwrap();
     let res = admin
         .create_topics(
             &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
@@ -67,7 +76,12 @@ pub async fn create_topic(name: &str, partitions: i32) {
 
 /// Produces `(partition, key, payload)` records and waits for every acknowledgement.
 pub async fn produce(topic: &str, records: &[(i32, String, Vec<u8>)]) {
-    let producer: FutureProducer = client().set("linger.ms", "5").create().unwrap();
+    produce_on(&bootstrap(), topic, records).await
+}
+
+/// [`produce`] to the broker at `bootstrap`.
+pub async fn produce_on(bootstrap: &str, topic: &str, records: &[(i32, String, Vec<u8>)]) {
+    let producer: FutureProducer = client_on(bootstrap).set("linger.ms", "5").create().unwrap();
     let futures: Vec<_> = records
         .iter()
         .map(|(p, k, v)| {
@@ -104,7 +118,21 @@ pub fn read_until(
     timeout: Duration,
     done: impl Fn(&[Record]) -> bool,
 ) -> Vec<Record> {
-    let consumer: BaseConsumer = client().set("group.id", unique("reader")).create().unwrap();
+    read_until_on(&bootstrap(), topic, partitions, timeout, done)
+}
+
+/// [`read_until`] from the broker at `bootstrap`.
+pub fn read_until_on(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+    done: impl Fn(&[Record]) -> bool,
+) -> Vec<Record> {
+    let consumer: BaseConsumer = client_on(bootstrap)
+        .set("group.id", unique("reader"))
+        .create()
+        .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)
@@ -147,7 +175,20 @@ pub fn read_until(
 
 /// Committed offsets of `group` on `topic`, by partition.
 pub fn committed(group: &str, topic: &str, partitions: i32) -> HashMap<i32, i64> {
-    let consumer: BaseConsumer = client().set("group.id", group).create().unwrap();
+    committed_on(&bootstrap(), group, topic, partitions)
+}
+
+/// [`committed`] on the broker at `bootstrap`.
+pub fn committed_on(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> HashMap<i32, i64> {
+    let consumer: BaseConsumer = client_on(bootstrap)
+        .set("group.id", group)
+        .create()
+        .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition(topic, p);
@@ -201,6 +242,16 @@ pub struct Setup {
     pub idle_advance: &'static str,
     /// More TOML, appended to the configuration.
     pub extra: String,
+    /// More `[pipeline]` keys.
+    pub pipeline_extra: String,
+    /// Another broker than the suite's (e.g. a mock cluster's address).
+    pub bootstrap: Option<String>,
+    /// `topics.create_missing` (the mock cluster has no CreateTopics).
+    pub create_missing: bool,
+    /// The consumer's `session.timeout.ms` and `max.poll.interval.ms`:
+    /// short by default, so a dead member is noticed quickly.
+    pub session_timeout_ms: u32,
+    pub max_poll_interval_ms: u32,
 }
 
 impl Setup {
@@ -220,7 +271,17 @@ impl Setup {
             alerts_encoding: "json",
             idle_advance: "0s",
             extra: String::new(),
+            pipeline_extra: String::new(),
+            bootstrap: None,
+            create_missing: true,
+            session_timeout_ms: 6000,
+            max_poll_interval_ms: 10_000,
         }
+    }
+
+    /// The broker this setup runs against.
+    pub fn broker(&self) -> String {
+        self.bootstrap.clone().unwrap_or_else(bootstrap)
     }
 
     pub fn config(&self, http_port: u16) -> String {
@@ -230,11 +291,11 @@ impl Setup {
 bootstrap_servers = "{bootstrap}"
 group_id = "{group}"
 [kafka.consumer_properties]
-"session.timeout.ms" = "6000"
+"session.timeout.ms" = "{session}"
 "heartbeat.interval.ms" = "500"
 # Members that die without leaving are dropped when they miss a rebalance
 # by this much (Tansu 0.6 does not expire them by session timeout alone).
-"max.poll.interval.ms" = "10000"
+"max.poll.interval.ms" = "{max_poll}"
 [topics]
 inputs = [{{ name = "{input}", encoding = "{ienc}" }}]
 alerts = {{ name = "{alerts}", encoding = "{aenc}" }}
@@ -244,14 +305,20 @@ outcomes = {{ name = "{outcomes}" }}
 profiles = {{ name = "{profiles}" }}
 dead_letter = "{dlq}"
 changelog = "{changelog}"
+create_missing = {create_missing}
 [pipeline]
 idle_advance = "{idle}"
 max_batch = 500
+{pipeline_extra}
 [http]
 listen = "127.0.0.1:{http_port}"
 {extra}
 "#,
-            bootstrap = bootstrap(),
+            bootstrap = self.broker(),
+            create_missing = self.create_missing,
+            session = self.session_timeout_ms,
+            max_poll = self.max_poll_interval_ms,
+            pipeline_extra = self.pipeline_extra,
             group = self.group,
             input = self.input,
             ienc = self.input_encoding,
@@ -362,6 +429,34 @@ impl Vigil {
         }
     }
 
+    /// The sum of the series on `/metrics` whose line starts with
+    /// `prefix` (a metric name, or a name with the start of its labels);
+    /// `None` when no series matches or the endpoint does not answer.
+    pub async fn metric(&self, prefix: &str) -> Option<f64> {
+        let body = self.get("/metrics").await?.1;
+        let values: Vec<f64> = body
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
+    }
+
+    /// Waits until `done` holds for the instance's `/metrics` figure
+    /// `prefix` (see [`Vigil::metric`]).
+    pub async fn wait_metric(&self, prefix: &str, timeout: Duration, done: impl Fn(f64) -> bool) {
+        let start = Instant::now();
+        while !self.metric(prefix).await.is_some_and(&done) {
+            assert!(
+                start.elapsed() < timeout,
+                "{prefix} never reached the expected value in {timeout:?} (now {:?}); log:\n{}",
+                self.metric(prefix).await,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Input partitions this instance owns, from its `/metrics`.
     pub async fn partitions(&self) -> usize {
         let body = self.get("/metrics").await.map(|r| r.1).unwrap_or_default();
@@ -392,9 +487,14 @@ impl Vigil {
     pub async fn wait_committed(&self, setup: &Setup, n: usize, timeout: Duration) {
         let start = Instant::now();
         loop {
-            let done: i64 = committed(&setup.group, &setup.input, setup.partitions)
-                .values()
-                .sum();
+            let done: i64 = committed_on(
+                &setup.broker(),
+                &setup.group,
+                &setup.input,
+                setup.partitions,
+            )
+            .values()
+            .sum();
             if done as usize >= n {
                 return;
             }
@@ -407,28 +507,10 @@ impl Vigil {
         }
     }
 
-    /// The value of one series on `/metrics` (`name{labels}` exactly as
-    /// exported, or a bare name), if exported.
-    pub async fn metric(&self, series: &str) -> Option<f64> {
-        let body = self.get("/metrics").await?.1;
-        body.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-    }
-
-    /// Waits until `series` on `/metrics` is at least `at_least`.
-    pub async fn wait_metric(&self, series: &str, at_least: f64, timeout: Duration) {
-        let start = Instant::now();
-        loop {
-            if self.metric(series).await.is_some_and(|v| v >= at_least) {
-                return;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "{series} never reached {at_least} in {timeout:?}; log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// Waits until the `/metrics` figure `series` (see [`Vigil::metric`])
+    /// is at least `at_least`.
+    pub async fn wait_metric_at_least(&self, series: &str, at_least: f64, timeout: Duration) {
+        self.wait_metric(series, timeout, |v| v >= at_least).await;
     }
 
     /// Replaces the configuration file at once (write and rename), so a
@@ -460,6 +542,23 @@ impl Vigil {
         std::thread::sleep(Duration::from_millis(100));
         let log = self.log();
         (status, log)
+    }
+
+    /// Waits for the process to exit on its own; its status and log.
+    pub async fn wait_exit(mut self, timeout: Duration) -> (std::process::ExitStatus, String) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.log());
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "still running after {timeout:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// SIGKILL: a crash, nothing flushed or committed.
@@ -684,14 +783,31 @@ pub fn alerts_of(records: &[Record]) -> Vec<vigil_domain::Alert> {
 /// The outcome every scenario must reach: alerts and final scores as one
 /// uninterrupted run would have them.
 pub fn assert_as_uninterrupted(setup: &Setup, events: &[(i32, PlayerEvent)], log: &str) {
+    assert_as_uninterrupted_reading(setup, events, log, |_| true);
+}
+
+/// [`assert_as_uninterrupted`] over the output records `keep` accepts
+/// (e.g. those of committed transactions only, as a read_committed
+/// consumer of a real broker would see them).
+pub fn assert_as_uninterrupted_reading(
+    setup: &Setup,
+    events: &[(i32, PlayerEvent)],
+    log: &str,
+    keep: impl Fn(&Record) -> bool,
+) {
+    let keep_all = |r: Vec<Record>| r.into_iter().filter(|r| keep(r)).collect::<Vec<_>>();
     let (cfg, _) = every_score_config();
     let want_alerts = alert_id_set(&expected_alerts_with(events, setup.partitions, &cfg));
-    let got = read_until(
+    let got = keep_all(read_until_on(
+        &setup.broker(),
         &setup.alerts,
         setup.partitions,
         Duration::from_secs(90),
-        |r| alert_id_set(&alerts_of(r)) == want_alerts,
-    );
+        |r| {
+            let kept: Vec<Record> = r.iter().filter(|r| keep(r)).cloned().collect();
+            alert_id_set(&alerts_of(&kept)) == want_alerts
+        },
+    ));
     let got_alerts = alert_id_set(&alerts_of(&got));
     let lost: Vec<_> = want_alerts.difference(&got_alerts).collect();
     let extra: Vec<_> = got_alerts.difference(&want_alerts).collect();
@@ -701,12 +817,16 @@ pub fn assert_as_uninterrupted(setup: &Setup, events: &[(i32, PlayerEvent)], log
     );
 
     let want = expected_final_scores(events, setup.partitions, &cfg);
-    let scores = read_until(
+    let scores = keep_all(read_until_on(
+        &setup.broker(),
         &setup.scores,
         setup.partitions,
         Duration::from_secs(90),
-        |r| final_scores(r) == want,
-    );
+        |r| {
+            let kept: Vec<Record> = r.iter().filter(|r| keep(r)).cloned().collect();
+            final_scores(&kept) == want
+        },
+    ));
     let got = final_scores(&scores);
     for (player, w) in &want {
         assert_eq!(got.get(player), Some(w), "final score of {player}\n{log}");

@@ -164,6 +164,31 @@ pub struct PipelineConfig {
     /// retention to cover the players' history); `committed` starts there
     /// with empty state (players restart without a baseline).
     pub state_rebuild: crate::context::StartFrom,
+    /// `at_least_once`: offsets are committed after every output and
+    /// changelog record is acknowledged; a crash repeats outputs (same
+    /// ids). `exactly_once`: each batch's outputs, changelog records and
+    /// input offsets commit atomically in one Kafka transaction (needs
+    /// Apache Kafka 2.5+ or a compatible broker, and
+    /// `state_rebuild = "changelog"`); consumers of the outputs read with
+    /// `isolation.level=read_committed`.
+    pub processing_guarantee: Guarantee,
+    /// The producer's `transactional.id` in `exactly_once` mode; must be
+    /// unique per running instance. Empty: `<group_id>-<hostname>-<pid>`.
+    /// A stable unique id (a StatefulSet pod name) lets a restarted
+    /// instance abort its predecessor's open transaction at once instead
+    /// of waiting for the transaction timeout.
+    pub transactional_id: String,
+}
+
+/// What a crash may do to the outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Guarantee {
+    /// Outputs may repeat after a crash (with the same ids).
+    #[default]
+    AtLeastOnce,
+    /// Outputs, state and offsets commit atomically (Kafka transactions).
+    ExactlyOnce,
 }
 
 impl Default for PipelineConfig {
@@ -175,6 +200,8 @@ impl Default for PipelineConfig {
             delivery_timeout: Duration::from_secs(120),
             publish_scores: true,
             state_rebuild: crate::context::StartFrom::Changelog,
+            processing_guarantee: Guarantee::AtLeastOnce,
+            transactional_id: String::new(),
         }
     }
 }
@@ -275,6 +302,68 @@ impl PipelineConfig {
         }
         if self.delivery_timeout < Duration::from_secs(1) {
             return Err(err("pipeline.delivery_timeout", "must be at least 1s"));
+        }
+        Ok(())
+    }
+
+    /// Checks that `exactly_once` can work with the rest of the settings:
+    /// the state must travel in the transaction (the changelog), and the
+    /// client properties must not undo what transactions rest on.
+    pub fn validate_guarantee(&self, kafka: &KafkaConfig) -> Result<(), KafkaConfigError> {
+        if self.processing_guarantee != Guarantee::ExactlyOnce {
+            if !self.transactional_id.is_empty() {
+                return Err(err(
+                    "pipeline.transactional_id",
+                    "is only used with `pipeline.processing_guarantee = \"exactly_once\"`; remove it or set that",
+                ));
+            }
+            return Ok(());
+        }
+        if self.state_rebuild != crate::context::StartFrom::Changelog {
+            return Err(err(
+                "pipeline.state_rebuild",
+                "must be `changelog` with `processing_guarantee = \"exactly_once\"`: player state is committed with the outputs only through the changelog (`earliest` and `committed` keep it outside the transaction)",
+            ));
+        }
+        for (section, map) in [
+            ("properties", &kafka.properties),
+            ("producer_properties", &kafka.producer_properties),
+        ] {
+            for (k, v) in map {
+                let problem = match (k.as_str(), v.as_str()) {
+                    ("transactional.id", _) => {
+                        "is set by vigil in exactly_once mode; use `pipeline.transactional_id`"
+                    }
+                    ("enable.idempotence", v) if v != "true" => {
+                        "must stay `true`: transactions need the idempotent producer"
+                    }
+                    ("acks", v) if v != "all" && v != "-1" => {
+                        "must be `all` (or `-1`) with exactly_once: transactions need every in-sync replica's acknowledgement"
+                    }
+                    ("transaction.timeout.ms", v)
+                        if v.parse::<u128>()
+                            .is_ok_and(|ms| ms < self.delivery_timeout.as_millis()) =>
+                    {
+                        "must be at least `pipeline.delivery_timeout` (librdkafka refuses a message timeout longer than the transaction timeout)"
+                    }
+                    _ => continue,
+                };
+                return Err(err(&format!("kafka.{section}.{k}"), problem));
+            }
+        }
+        for (section, map) in [
+            ("properties", &kafka.properties),
+            ("consumer_properties", &kafka.consumer_properties),
+        ] {
+            if map
+                .get("isolation.level")
+                .is_some_and(|v| v != "read_committed")
+            {
+                return Err(err(
+                    &format!("kafka.{section}.isolation.level"),
+                    "must be `read_committed` with exactly_once: a restore must not read the changelog records of aborted transactions",
+                ));
+            }
         }
         Ok(())
     }

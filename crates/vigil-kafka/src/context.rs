@@ -1,6 +1,7 @@
 //! The consumer's callbacks: rebalances become messages for the pipeline
 //! loop, client errors and statistics become logs and metrics.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -55,6 +56,11 @@ pub struct VigilContext {
     pub(crate) ownership: Mutex<Vec<Ownership>>,
     pub(crate) start_from: StartFrom,
     on_revoke: RevokeHook,
+    /// In `exactly_once` mode the producer commits the offsets, so the
+    /// consumer's own idea of its committed offsets (which its lag figure
+    /// uses) stays at what it read on assignment: the offsets of the last
+    /// committed transaction, by topic and partition, take its place.
+    pub(crate) txn_committed: Option<Mutex<HashMap<(String, i32), i64>>>,
 }
 
 impl std::fmt::Debug for VigilContext {
@@ -66,11 +72,25 @@ impl std::fmt::Debug for VigilContext {
 }
 
 impl VigilContext {
-    pub(crate) fn new(start_from: StartFrom, on_revoke: RevokeHook) -> Self {
+    pub(crate) fn new(start_from: StartFrom, on_revoke: RevokeHook, transactional: bool) -> Self {
         VigilContext {
             ownership: Mutex::new(Vec::new()),
             start_from,
             on_revoke,
+            txn_committed: transactional.then(|| Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Records offsets a transaction committed (see `txn_committed`).
+    pub(crate) fn committed_in_transaction(&self, tpl: &TopicPartitionList) {
+        let Some(map) = &self.txn_committed else {
+            return;
+        };
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        for e in tpl.elements() {
+            if let Offset::Offset(o) = e.offset() {
+                map.insert((e.topic().to_owned(), e.partition()), o);
+            }
         }
     }
 
@@ -101,11 +121,29 @@ impl ClientContext for VigilContext {
         for (topic, t) in &stats.topics {
             for (partition, p) in &t.partitions {
                 // Partition -1 is librdkafka's internal unassigned queue.
-                if *partition < 0 || p.consumer_lag < 0 {
+                if *partition < 0 {
+                    continue;
+                }
+                let lag = match &self.txn_committed {
+                    None => p.consumer_lag,
+                    Some(map) => {
+                        let map = map.lock().unwrap_or_else(|e| e.into_inner());
+                        let end = if p.ls_offset >= 0 {
+                            p.ls_offset
+                        } else {
+                            p.hi_offset
+                        };
+                        match map.get(&(topic.clone(), *partition)) {
+                            Some(&c) if end >= 0 => (end - c).max(0),
+                            _ => -1,
+                        }
+                    }
+                };
+                if lag < 0 {
                     continue;
                 }
                 metrics::gauge!(m::CONSUMER_LAG, "topic" => topic.clone(), "partition" => partition.to_string())
-                    .set(p.consumer_lag as f64);
+                    .set(lag as f64);
             }
         }
     }
@@ -167,6 +205,12 @@ impl ConsumerContext for VigilContext {
                         .set(0.0);
                 }
                 (self.on_revoke)(consumer);
+                if let Some(map) = &self.txn_committed {
+                    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+                    for e in tpl.elements() {
+                        map.remove(&(e.topic().to_owned(), e.partition()));
+                    }
+                }
                 if let Err(e) = consumer.unassign() {
                     tracing::error!(error = %e, "unassign failed");
                 }

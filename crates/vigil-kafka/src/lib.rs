@@ -12,7 +12,9 @@ pub mod profiles;
 pub mod restore;
 pub mod topics;
 
-pub use config::{InputTopic, KafkaConfig, OutputTopic, PipelineConfig, TopicsConfig};
+pub use config::{Guarantee, InputTopic, KafkaConfig, OutputTopic, PipelineConfig, TopicsConfig};
 pub use context::StartFrom;
 pub use live::Live;
-pub use pipeline::{Health, Pipeline, PipelineError, PipelineSettings, Status, dlq_headers};
+pub use pipeline::{
+    Health, Pipeline, PipelineError, PipelineSettings, Status, TXN_HEADER, dlq_headers,
+};

@@ -52,6 +52,7 @@ pub const CONFIG_LAST_RELOAD: &str = "vigil_config_last_reload_timestamp_seconds
 /// force), `invalid` (refused, the old set stays), `unchanged` (nothing to
 /// apply live).
 pub const RELOAD_RESULTS: [&str; 3] = ["applied", "invalid", "unchanged"];
+pub const TRANSACTIONS: &str = "vigil_transactions_total";
 
 /// Histogram buckets for latencies, in seconds: 1 ms to 5 min. Without
 /// them the exporter would publish summaries, which cannot be aggregated
@@ -240,6 +241,11 @@ pub fn describe() {
         Unit::Seconds,
         "Unix time the engine settings in force were swapped in (0: none since start)."
     );
+    describe_counter!(
+        TRANSACTIONS,
+        Unit::Count,
+        "Kafka transactions (exactly_once mode), by result: committed, or aborted (the batch is redone from the last committed state)."
+    );
 }
 
 /// Creates, at zero, every series whose labels are known before the first
@@ -324,6 +330,9 @@ pub fn register_known_series(output_topics: &[&str]) {
     }
     gauge!(CONFIG_GENERATION).increment(0.0);
     gauge!(CONFIG_LAST_RELOAD).increment(0.0);
+    for result in ["committed", "aborted"] {
+        counter!(TRANSACTIONS, "result" => result).increment(0);
+    }
 }
 
 /// Outcomes of offers seen by this instance: treated and held out, each

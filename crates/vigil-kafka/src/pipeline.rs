@@ -36,13 +36,16 @@ use vigil_domain::{
     PlayerRecord, Reject, SharedProfiles, Timestamp,
 };
 
-use crate::config::{KafkaConfig, PipelineConfig, TopicsConfig};
+use crate::config::{Guarantee, KafkaConfig, PipelineConfig, TopicsConfig};
 use crate::context::{Ownership, StartFrom, VigilContext};
 use crate::live::Live;
 use crate::metrics as m;
 use crate::profiles::{ProfileTable, ProfilesError};
 use crate::restore::{self, Held, RestoreError, Wanted};
 use crate::topics;
+
+mod txn;
+pub use txn::TXN_HEADER;
 
 /// Everything the pipeline needs to run.
 #[derive(Debug, Clone)]
@@ -148,6 +151,12 @@ pub enum PipelineError {
     Restore(#[from] RestoreError),
     #[error("player profiles could not be loaded")]
     Profiles(#[from] ProfilesError),
+    #[error(
+        "transactional producer failed ({last}); if fenced, another instance uses the same `pipeline.transactional_id` (it must be unique per instance); transactions need Apache Kafka 2.5+ or a compatible broker. Stopping so a restart joins the group again with a new producer"
+    )]
+    Transaction { last: String },
+    #[error("cannot seek back to the committed offsets after an aborted transaction: {0}")]
+    Rewind(String),
 }
 
 /// What an output record is, for metrics once it is acknowledged.
@@ -294,6 +303,10 @@ fn consumer_config(s: &PipelineSettings) -> ClientConfig {
     c.set("group.id", &s.kafka.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false");
+    if s.pipeline.processing_guarantee == Guarantee::ExactlyOnce {
+        // Inputs written in transactions: their aborted records are not events.
+        c.set("isolation.level", "read_committed");
+    }
     c
 }
 
@@ -305,10 +318,20 @@ fn producer_config(s: &PipelineSettings) -> ClientConfig {
     for (key, v) in &s.kafka.producer_properties {
         c.set(key, v);
     }
-    c.set(
-        "message.timeout.ms",
-        s.pipeline.delivery_timeout.as_millis().to_string(),
-    );
+    let timeout = s.pipeline.delivery_timeout.as_millis().to_string();
+    c.set("message.timeout.ms", &timeout);
+    if s.pipeline.processing_guarantee == Guarantee::ExactlyOnce {
+        c.set("transactional.id", txn::transactional_id(s));
+        // librdkafka refuses a message timeout beyond the transaction's.
+        if !s
+            .kafka
+            .producer_properties
+            .contains_key("transaction.timeout.ms")
+            && !s.kafka.properties.contains_key("transaction.timeout.ms")
+        {
+            c.set("transaction.timeout.ms", &timeout);
+        }
+    }
     c
 }
 
@@ -345,6 +368,9 @@ pub(crate) struct Core {
     changelog_topic: Arc<str>,
     /// State goes to (and comes back from) the changelog.
     use_changelog: bool,
+    /// `exactly_once`: every batch is one transaction (see `txn`).
+    transactional: bool,
+    transactions: txn::Transactions,
     /// Client settings for the changelog reader of a restore.
     restore_client: ClientConfig,
     shutdown: CancellationToken,
@@ -384,6 +410,7 @@ impl Pipeline {
             .map_err(PipelineError::Client)?;
         let admin_config = client_config(&settings.kafka, &std::collections::BTreeMap::new());
         let use_changelog = settings.pipeline.state_rebuild == StartFrom::Changelog;
+        let transactional = settings.pipeline.processing_guarantee == Guarantee::ExactlyOnce;
         if !topics::wait_and_prepare(
             &admin_config,
             &settings.topics,
@@ -431,6 +458,15 @@ impl Pipeline {
                 None => return Ok(None),
             }
         };
+        if transactional {
+            // Only what committed transactions wrote.
+            restore_client.set("isolation.level", "read_committed");
+            producer
+                .init_transactions(settings.pipeline.delivery_timeout)
+                .map_err(|e| PipelineError::Transaction {
+                    last: e.to_string(),
+                })?;
+        }
         let core = Arc::new(Mutex::new(Core {
             alerts_topic: t.alerts.name.as_str().into(),
             scores_topic: t.scores.name.as_str().into(),
@@ -441,6 +477,8 @@ impl Pipeline {
             dlq_topic: t.dead_letter.as_str().into(),
             changelog_topic: t.changelog.as_str().into(),
             use_changelog,
+            transactional,
+            transactions: txn::Transactions::new(&settings),
             restore_client,
             shutdown: shutdown.clone(),
             producer,
@@ -468,7 +506,7 @@ impl Pipeline {
             )
         };
         let consumer: BaseConsumer<VigilContext> = consumer_settings
-            .create_with_context(VigilContext::new(start_from, on_revoke))
+            .create_with_context(VigilContext::new(start_from, on_revoke, transactional))
             .map_err(PipelineError::Client)?;
         let inputs: Vec<String> = lock(&core)
             .settings
@@ -501,8 +539,12 @@ impl Pipeline {
         for key in keys {
             core.flush_part(&key);
         }
-        core.enqueue_batch(Instant::now())?;
-        core.settle(true, CommitMode::Sync, &self.consumer)?;
+        if core.transactional {
+            core.transact(&self.consumer, Instant::now(), false)?;
+        } else {
+            core.enqueue_batch(Instant::now())?;
+            core.settle(true, CommitMode::Sync, &self.consumer)?;
+        }
         let _ = core.producer.flush(Duration::from_secs(10));
         tracing::info!("pipeline stopped");
         Ok(())
@@ -556,8 +598,12 @@ impl Pipeline {
             table.poll_updates(max_batch);
         }
         core.advance_idle();
-        core.enqueue_batch(started)?;
-        core.settle(false, CommitMode::Async, &self.consumer)?;
+        if core.transactional {
+            core.transact(&self.consumer, started, true)?;
+        } else {
+            core.enqueue_batch(started)?;
+            core.settle(false, CommitMode::Async, &self.consumer)?;
+        }
         core.report(n, &consumed, &rejected, started);
         Ok(())
     }
@@ -712,9 +758,12 @@ impl Core {
         if self.parts.is_empty() && self.in_flight.is_empty() {
             return;
         }
-        let finished = self
-            .enqueue_batch(Instant::now())
-            .and_then(|()| self.settle(true, CommitMode::Sync, consumer));
+        let finished = if self.transactional {
+            self.transact(consumer, Instant::now(), false)
+        } else {
+            self.enqueue_batch(Instant::now())
+                .and_then(|()| self.settle(true, CommitMode::Sync, consumer))
+        };
         if let Err(e) = finished {
             tracing::error!(error = ?e, "could not finish the work of revoked partitions");
             self.fatal.get_or_insert(e);
@@ -823,6 +872,7 @@ impl Core {
                 &self.changelog_topic,
                 &w,
                 &self.settings.engine,
+                self.transactional,
                 &self.shutdown,
             );
             self.health.restoring.store(0, Ordering::Relaxed);

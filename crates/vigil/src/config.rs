@@ -192,6 +192,10 @@ impl Config {
         config.kafka.validate().map_err(wrap)?;
         config.topics.validate().map_err(wrap)?;
         config.pipeline.validate().map_err(wrap)?;
+        config
+            .pipeline
+            .validate_guarantee(&config.kafka)
+            .map_err(wrap)?;
         config.engine.validate().map_err(|e| {
             let key = format!("engine.{}", e.key);
             let origin = from_env
@@ -356,6 +360,64 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("topics.inputs[0].encoding"), "{e}");
+    }
+
+    #[test]
+    fn exactly_once_is_refused_with_settings_that_cannot_work() {
+        let eos = ("VIGIL_PIPELINE__PROCESSING_GUARANTEE", "exactly_once");
+        let c = Config::load(None, env(&[eos])).unwrap();
+        assert_eq!(
+            c.pipeline.processing_guarantee,
+            vigil_kafka::Guarantee::ExactlyOnce
+        );
+        for (extra, key) in [
+            (
+                ("VIGIL_PIPELINE__STATE_REBUILD", "earliest"),
+                "`pipeline.state_rebuild`",
+            ),
+            (
+                (
+                    "VIGIL_KAFKA__PRODUCER_PROPERTIES__ENABLE_IDEMPOTENCE",
+                    "false",
+                ),
+                "`kafka.producer_properties.enable.idempotence`",
+            ),
+            (
+                ("VIGIL_KAFKA__PROPERTIES__ACKS", "1"),
+                "`kafka.properties.acks`",
+            ),
+            (
+                ("VIGIL_KAFKA__PRODUCER_PROPERTIES__TRANSACTIONAL_ID", "x"),
+                "`kafka.producer_properties.transactional.id`",
+            ),
+            (
+                (
+                    "VIGIL_KAFKA__PRODUCER_PROPERTIES__TRANSACTION_TIMEOUT_MS",
+                    "60000",
+                ),
+                "`kafka.producer_properties.transaction.timeout.ms`",
+            ),
+            (
+                (
+                    "VIGIL_KAFKA__CONSUMER_PROPERTIES__ISOLATION_LEVEL",
+                    "read_uncommitted",
+                ),
+                "`kafka.consumer_properties.isolation.level`",
+            ),
+        ] {
+            let e = Config::load(None, env(&[eos, extra]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key) && e.contains(extra.0), "{e}");
+            // The same settings are fine at least once.
+            if extra.0 != "VIGIL_KAFKA__PRODUCER_PROPERTIES__TRANSACTIONAL_ID" {
+                Config::load(None, env(&[extra])).unwrap();
+            }
+        }
+        let e = Config::load(None, env(&[("VIGIL_PIPELINE__TRANSACTIONAL_ID", "a")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`pipeline.transactional_id`"), "{e}");
     }
 
     #[test]

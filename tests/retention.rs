@@ -135,8 +135,9 @@ fn scenario() -> Scenario {
             },
         )],
     );
-    // Chasing losses on day 25: seven bets, each larger than the last.
-    let chase_day = T0 + 25 * DAY_MS + 12 * HOUR_MS;
+    // Chasing losses on day 33, just before leaving: seven bets, each
+    // larger than the last.
+    let chase_day = T0 + 33 * DAY_MS + 12 * HOUR_MS;
     let mut chase = visits(&chaser, 0..35, 5.0);
     for i in 0..7 {
         chase.push(ev(
@@ -353,7 +354,17 @@ async fn retention_actions_end_to_end() {
     assert_eq!(rg[0].player_id, s.chaser);
     assert_eq!(rg[0].ts.as_millis(), s.chase_at);
     assert_eq!(rg[0].reasons[0].signal, Signal::LossChasing);
-    for o in of(&s.chaser) {
+    let suppress_for = EngineConfig::default()
+        .safeguards
+        .harm
+        .suppress_marketing_for
+        .as_millis() as i64;
+    let within: Vec<_> = of(&s.chaser)
+        .into_iter()
+        .filter(|o| o.ts.as_millis() < s.chase_at + suppress_for)
+        .collect();
+    assert!(!within.is_empty(), "the chaser drifts within the window");
+    for o in within {
         assert_eq!(o.suppressed_by, Some(Suppression::HarmRisk), "{o:?}");
     }
     // The unanswered VIP ticket breaches at 15 s and at 15 min exactly.
@@ -525,6 +536,73 @@ async fn the_control_group_holds_out_its_share_of_many_players() {
     for status in OfferStatus::ALL {
         let n = offers.iter().filter(|o| o.status == status).count();
         assert_eq!(counted(status.as_str()), n as f64, "{}", status.as_str());
+    }
+    let (status, log) = vigil.terminate();
+    assert!(status.success(), "{log}");
+}
+
+/// A profile that arrives while the service runs applies from then on: a
+/// regular player's alerts after the update carry the new tier and
+/// manager.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_update_applies_to_later_alerts() {
+    let setup = Setup::new(1);
+    create_topic(&setup.input, 1).await;
+    create_topic(&setup.profiles, 1).await;
+    let leaver = ids("u", 1, false).remove(0);
+    // Until day 31 the leaver plays daily: scored, not alerted yet.
+    let mut first: Vec<PlayerEvent> = visits(&leaver, 0..30, 5.0);
+    first.extend(visits("steady", 0..31, 2.0));
+    let mut later = visits("steady", 31..60, 2.0);
+    first.sort_by_key(|e| (e.ts, e.event_id.clone()));
+    later.sort_by_key(|e| (e.ts, e.event_id.clone()));
+    let part = |evs: &[PlayerEvent]| evs.iter().map(|e| (0, e.clone())).collect::<Vec<_>>();
+    produce(&setup.input, &encode_events(&part(&first))).await;
+    let vigil = Vigil::start(&setup);
+    vigil.wait_ready(READY).await;
+    vigil.wait_consumed(first.len(), READ).await;
+    let vip = ProfileRecord {
+        player_id: leaver.clone(),
+        brand: "casino-a".into(),
+        profile: Profile {
+            tier: Tier::HighRoller,
+            manager_id: Some("m-7".into()),
+            ..Profile::default()
+        },
+    };
+    produce(
+        &setup.profiles,
+        &[(0, leaver.clone(), encode_profile(&vip, Encoding::Json))],
+    )
+    .await;
+    // Applied (the signal), then the events during which the leaver's
+    // silence raises alerts.
+    vigil
+        .wait_metric_at_least(
+            r#"vigil_profile_updates_total{result="applied"}"#,
+            1.0,
+            READ,
+        )
+        .await;
+    produce(&setup.input, &encode_events(&part(&later))).await;
+    let records = read_until(&setup.alerts, 1, READ, |r| {
+        alerts_of(r)
+            .iter()
+            .filter(|a| a.player_id == leaver && a.kind == AlertKind::BandChange)
+            .count()
+            >= 2
+    });
+    let mine: Vec<Alert> = alerts_of(&records)
+        .into_iter()
+        .filter(|a| a.player_id == leaver)
+        .collect();
+    assert!(mine.len() >= 2, "the leaver alerts: {mine:?}");
+    for a in &mine {
+        assert_eq!(
+            (a.tier, a.manager_id.as_deref()),
+            (Tier::HighRoller, Some("m-7")),
+            "{a:?}"
+        );
     }
     let (status, log) = vigil.terminate();
     assert!(status.success(), "{log}");

@@ -14,10 +14,9 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -26,23 +25,7 @@ use vigil_codec::retention::decode_profile;
 use vigil_domain::SharedProfiles;
 
 use crate::metrics as m;
-
-/// The reader's callbacks: end-of-partition marks the end of the first
-/// read, not an error.
-struct ReaderContext;
-
-impl ClientContext for ReaderContext {
-    fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(
-            error.rdkafka_error_code(),
-            Some(RDKafkaErrorCode::PartitionEOF)
-        ) {
-            tracing::warn!(%error, reason, "profiles reader error");
-        }
-    }
-}
-
-impl ConsumerContext for ReaderContext {}
+use crate::restore::ReaderContext;
 
 /// Why the profile table could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +77,7 @@ impl ProfileTable {
             .set("fetch.wait.max.ms", "100")
             .set("fetch.queue.backoff.ms", "0");
         let consumer: BaseConsumer<ReaderContext> = config
-            .create_with_context(ReaderContext)
+            .create_with_context(ReaderContext("profiles"))
             .map_err(ProfilesError::Client)?;
         let md = consumer
             .fetch_metadata(Some(topic), Duration::from_secs(10))

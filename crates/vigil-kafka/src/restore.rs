@@ -38,9 +38,10 @@ pub enum RestoreError {
     Engine(#[from] vigil_domain::ConfigError),
 }
 
-/// The changelog reader's callbacks: end-of-partition is how it knows it
-/// is done, not an error worth a log line.
-struct ReaderContext;
+/// Callbacks of a reader that reads topics to their end (the changelog,
+/// the profiles): end-of-partition is how it knows it is done, not an
+/// error worth a log line. `0` names the reader in the log.
+pub(crate) struct ReaderContext(pub &'static str);
 
 impl ClientContext for ReaderContext {
     fn error(&self, error: KafkaError, reason: &str) {
@@ -48,7 +49,7 @@ impl ClientContext for ReaderContext {
             error.rdkafka_error_code(),
             Some(RDKafkaErrorCode::PartitionEOF)
         ) {
-            tracing::warn!(%error, reason, "changelog reader error");
+            tracing::warn!(%error, reason, reader = self.0, "topic reader error");
         }
     }
 }
@@ -172,7 +173,7 @@ pub(crate) fn restore(
         .set("fetch.queue.backoff.ms", "0")
         .set("max.partition.fetch.bytes", "8388608");
     let consumer: BaseConsumer<ReaderContext> = config
-        .create_with_context(ReaderContext)
+        .create_with_context(ReaderContext("changelog"))
         .map_err(RestoreError::Client)?;
     // The end of each partition is where the reader reaches end-of-partition
     // (the high watermark of a fetch): brokers' ListOffsets answers can lag

@@ -68,6 +68,17 @@ pub(super) fn transactional_id(s: &PipelineSettings) -> String {
 pub(super) struct Transactions {
     id: String,
     seq: u64,
+    /// Aborts since the last commit: a failure that lasts (a missing ACL,
+    /// a broker refusing writes) is retried with growing pauses rather
+    /// than in a tight abort-and-restore loop.
+    aborts_in_a_row: u32,
+}
+
+/// Pause before redoing a batch after `n` aborts in a row: 100 ms,
+/// doubling, at most 30 s (well inside `max.poll.interval.ms`).
+fn abort_backoff(n: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << n.saturating_sub(1).min(9)))
+        .min(Duration::from_secs(30))
 }
 
 /// The header naming the transaction that wrote a record.
@@ -78,6 +89,7 @@ impl Transactions {
         Transactions {
             id: transactional_id(s),
             seq: 0,
+            aborts_in_a_row: 0,
         }
     }
 }
@@ -132,6 +144,7 @@ impl Core {
         }
         let error = match self.run_transaction(consumer, records, &offsets, received) {
             Ok(()) => {
+                self.transactions.aborts_in_a_row = 0;
                 metrics::counter!(m::TRANSACTIONS, "result" => "committed").increment(1);
                 consumer.context().committed_in_transaction(&offsets);
                 return Ok(());
@@ -142,6 +155,22 @@ impl Core {
         tracing::warn!(%error, transaction = %label, "transaction failed; aborting it and redoing the batch from the last committed state");
         self.abort()?;
         metrics::counter!(m::TRANSACTIONS, "result" => "aborted").increment(1);
+        self.transactions.aborts_in_a_row += 1;
+        let pause = abort_backoff(self.transactions.aborts_in_a_row);
+        if self.transactions.aborts_in_a_row > 1 {
+            tracing::warn!(
+                aborts_in_a_row = self.transactions.aborts_in_a_row,
+                pause = ?pause,
+                "transactions keep failing; pausing before the next try"
+            );
+        }
+        // Interrupted by shutdown: nothing is lost, the next start redoes it.
+        let until = Instant::now() + pause;
+        while Instant::now() < until && !self.shutdown.is_cancelled() {
+            std::thread::sleep(
+                Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())),
+            );
+        }
         for (key, committed) in before {
             if let Some(p) = self.parts.get_mut(&key) {
                 p.committed = committed;
@@ -242,5 +271,20 @@ impl Core {
             "rebuilding state from the last committed transaction"
         );
         self.take_over(owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_after_aborts_grow_and_are_capped() {
+        assert_eq!(abort_backoff(1), Duration::from_millis(100));
+        assert_eq!(abort_backoff(2), Duration::from_millis(200));
+        assert_eq!(abort_backoff(5), Duration::from_millis(1600));
+        assert_eq!(abort_backoff(9), Duration::from_millis(25_600));
+        assert_eq!(abort_backoff(10), Duration::from_secs(30));
+        assert_eq!(abort_backoff(1000), Duration::from_secs(30));
     }
 }

@@ -6,17 +6,8 @@ use vigil_domain::event::Game;
 use vigil_domain::time::{DAY_MS, HOUR_MS};
 use vigil_domain::*;
 
-const T0: i64 = 1_790_000_000_000;
-
-fn ev(id: String, player: &str, ts: i64, payload: Payload) -> PlayerEvent {
-    PlayerEvent {
-        event_id: id,
-        player_id: player.to_owned(),
-        brand: "casino-a".to_owned(),
-        ts: Timestamp::from_millis(ts),
-        payload,
-    }
-}
+mod common;
+use common::{T0, ev};
 
 /// A player who played daily for three weeks, then only every fourth day:
 /// frequency and depth fall, so the weights decide how much it costs.

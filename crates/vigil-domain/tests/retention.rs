@@ -7,24 +7,8 @@ use vigil_domain::offer::held_out;
 use vigil_domain::time::{DAY_MS, HOUR_MS};
 use vigil_domain::*;
 
-const T0: i64 = 1_790_000_000_000;
-
-fn eur(amount: f64) -> Money {
-    Money {
-        amount,
-        currency: Currency::parse("EUR").unwrap(),
-    }
-}
-
-fn ev(id: impl Into<String>, player: &str, ts: i64, payload: Payload) -> PlayerEvent {
-    PlayerEvent {
-        event_id: id.into(),
-        player_id: player.to_owned(),
-        brand: "casino-a".to_owned(),
-        ts: Timestamp::from_millis(ts),
-        payload,
-    }
-}
+mod common;
+use common::{T0, eur, ev};
 
 fn bet(stake: f64, win: Option<f64>) -> Payload {
     Payload::Bet {

@@ -1,0 +1,27 @@
+//! Helpers the domain's scenario tests share: a start time, amounts in
+//! euros and events of one brand.
+
+#![allow(dead_code)]
+
+use vigil_domain::{Currency, Money, Payload, PlayerEvent, Timestamp};
+
+/// 2026-09-21, a Monday-ish start.
+pub const T0: i64 = 1_790_000_000_000;
+
+pub fn eur(amount: f64) -> Money {
+    Money {
+        amount,
+        currency: Currency::parse("EUR").unwrap(),
+    }
+}
+
+/// An event of brand `casino-a`.
+pub fn ev(id: impl Into<String>, player: &str, ts: i64, payload: Payload) -> PlayerEvent {
+    PlayerEvent {
+        event_id: id.into(),
+        player_id: player.to_owned(),
+        brand: "casino-a".to_owned(),
+        ts: Timestamp::from_millis(ts),
+        payload,
+    }
+}

@@ -188,8 +188,11 @@ struct Run {
     false_reasons: BTreeMap<&'static str, (u64, f64)>,
 }
 
+/// A churn-risk alert: harm (`rg_risk`) and service (`sla_breach`) alerts
+/// are for a human but say nothing of leaving, and a band change counts
+/// only downwards.
 fn is_risk(kind: AlertKind, band: vigil_domain::Band, prev: vigil_domain::Band) -> bool {
-    kind != AlertKind::BandChange || band > prev
+    kind.is_risk() && (kind != AlertKind::BandChange || band > prev)
 }
 
 impl Run {

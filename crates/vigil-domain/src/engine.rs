@@ -1104,7 +1104,12 @@ impl Engine {
                 let (pd, rd) = (prior.active_days, recent.active_days);
                 let days_fell =
                     rd <= pd * fall && pd - rd >= 2.0 && pd - rd >= USAGE_DROP_Z * (pd + rd).sqrt();
-                if p >= u.min_baseline_activity && p > 0.0 && r <= p * fall && days_fell {
+                if p >= u.min_baseline_activity
+                    && p > 0.0
+                    && r <= p * fall
+                    && days_fell
+                    && (u.max_score >= 100.0 || card.score < u.max_score)
+                {
                     st.cooldowns.usage_drop_at = t;
                     let mut reasons = vec![Reason::new(Signal::Usage, r, p, 0.0)];
                     reasons.extend(card.reasons());
@@ -1117,7 +1122,10 @@ impl Engine {
                 && st.cooldowns.inactivity_spell != st.last_active
             {
                 let silence = t.saturating_sub(st.last_active);
-                if silence >= silence_threshold {
+                if silence >= silence_threshold
+                    && (rules.inactivity.max_score >= 100.0
+                        || card.score < rules.inactivity.max_score)
+                {
                     st.cooldowns.inactivity_spell = st.last_active;
                     let typical = if st.gaps > 0 {
                         st.typical_gap_secs as f64 / 86_400.0
@@ -1436,6 +1444,7 @@ fn emit_outcomes(
     let t = now.compact();
     let horizon = cfg.outcomes.horizon.as_secs() as u32;
     let (after, band_after) = (player.state.verdict.score as f64, player.state.verdict.band);
+    let last_active = player.state.last_active;
     let Some(r) = player.state.retention.as_mut() else {
         return;
     };
@@ -1448,7 +1457,8 @@ fn emit_outcomes(
             continue;
         };
         let before = taken.score_centi as f64 / 100.0;
-        let recovered = outcome::recovered(before, after, band_after, &cfg.outcomes);
+        let active_since = last_active > taken.started;
+        let recovered = outcome::recovered(before, after, band_after, active_since, &cfg.outcomes);
         let group = match source.group() {
             "alert" => 0,
             "treated" => 1,

@@ -4,7 +4,8 @@
 //! player's score and band at that moment are remembered. Once
 //! `engine.outcomes.horizon` has passed, the next evaluation of the player
 //! emits an outcome record: the score then, the change, and whether the
-//! player recovered (gained at least `min_gain` points, or is green).
+//! player recovered (came back since, and gained at least `min_gain`
+//! points or is green).
 //! Offers carry their group (treated or held out), so the recovery rate of
 //! the two groups gives the offers' uplift.
 
@@ -25,7 +26,7 @@ pub struct OutcomeConfig {
     #[serde(with = "humantime_serde")]
     pub horizon: Duration,
     /// Points the score must have gained to count as recovered (a green
-    /// player counts as recovered anyway).
+    /// player counts as recovered anyway, if active since).
     pub min_gain: f64,
 }
 
@@ -126,9 +127,17 @@ pub(crate) fn outcome_id(source_id: u128) -> String {
     format!("{:032x}", h.digest128())
 }
 
-/// Whether a player recovered from `before` to `after`.
-pub(crate) fn recovered(before: f64, after: f64, band_after: Band, cfg: &OutcomeConfig) -> bool {
-    band_after == Band::Green || after - before >= cfg.min_gain
+/// Whether a player recovered from `before` to `after`. Only a player
+/// active since the alert or offer can have: a silent player's score
+/// drifts up on its own once the window forgets what they used to do.
+pub(crate) fn recovered(
+    before: f64,
+    after: f64,
+    band_after: Band,
+    active_since: bool,
+    cfg: &OutcomeConfig,
+) -> bool {
+    active_since && (band_after == Band::Green || after - before >= cfg.min_gain)
 }
 
 #[cfg(test)]
@@ -147,9 +156,11 @@ mod tests {
     #[test]
     fn recovery_needs_a_gain_or_green() {
         let cfg = OutcomeConfig::default();
-        assert!(recovered(30.0, 41.0, Band::Yellow, &cfg));
-        assert!(!recovered(30.0, 35.0, Band::Red, &cfg));
-        assert!(recovered(65.0, 71.0, Band::Green, &cfg));
+        assert!(recovered(30.0, 41.0, Band::Yellow, true, &cfg));
+        assert!(!recovered(30.0, 35.0, Band::Red, true, &cfg));
+        assert!(recovered(65.0, 71.0, Band::Green, true, &cfg));
+        assert!(!recovered(0.0, 34.0, Band::Red, false, &cfg));
+        assert!(!recovered(60.0, 71.0, Band::Green, false, &cfg));
     }
 
     #[test]

@@ -211,24 +211,46 @@ const SPREAD_FLOOR: f64 = 0.1;
 const SPREAD_CAP: f64 = 1.0;
 
 /// Health of a behaviour signal (frequency, depth, monetary): the better
-/// of the plain ratio and how far the shortfall lies outside the player's
-/// usual week-to-week swing (`sd`, the standard deviation of `value` for
-/// this player). A casual player's week holds too few visits, bets and
-/// stakes to tell a bad week from a change of habit; their ratios swing on
-/// chance alone, and judged on the ratio only most casual, weekend and
-/// lottery players turned yellow or red at some point in a replay of the
-/// simulated population. A regular's week varies little, so the same
-/// ratio weighs in full. `None` (too little history to measure the spread)
-/// falls back to the ratio.
-fn behaviour_health(value: f64, baseline: f64, sd: Option<f64>) -> f64 {
+/// of the plain ratio and how far the shortfall lies outside the chance
+/// swing of this player's week. A casual player's week holds too few
+/// visits, bets and stakes to tell a bad week from a change of habit; their
+/// ratios swing on chance alone, and judged on the ratio only most casual,
+/// weekend and lottery players turned yellow or red at some point in a
+/// replay of the simulated population. A regular's week varies little, so
+/// the same ratio weighs in full.
+///
+/// The swing is the player's measured spread (`measured`), or where the
+/// baseline is still too short to measure it (under nine days) `floor`,
+/// the swing that chance alone gives a player with this baseline: counts
+/// of visits and bets are no steadier than coin flips. Judged on the bare
+/// ratio instead, a new player's first ordinary quiet week read as a
+/// collapse (a third of the false alerts in `vigil eval` came in the two
+/// weeks after the baseline was ready). The swing is then widened by
+/// `inflate` for the baseline's own error: a baseline of a few days is an
+/// estimate too.
+fn behaviour_health(value: f64, baseline: f64, noise: Noise) -> f64 {
     let ratio = ratio_health(value, baseline);
-    let Some(sd) = sd else { return ratio };
     if baseline <= 0.0 {
         return ratio;
     }
+    let sd = noise.measured.unwrap_or(noise.floor) * noise.inflate;
     let z = (baseline - value) / sd.clamp(SPREAD_FLOOR * baseline, SPREAD_CAP * baseline);
     ratio.max(1.0 - ((z - Z_FREE) / (Z_FULL - Z_FREE)).clamp(0.0, 1.0))
 }
+
+/// What a behaviour signal's recent figure may differ from its baseline
+/// by on chance alone; see [`behaviour_health`].
+#[derive(Debug, Clone, Copy)]
+struct Noise {
+    measured: Option<f64>,
+    floor: f64,
+    inflate: f64,
+}
+
+/// Per-day spread of bets (and of stake) as a share of the day's mean, at
+/// the least: sessions vary in length (the simulator draws them
+/// log-normal, sigma 0.45) and a few end without a bet.
+const DAY_CV: f64 = 0.5;
 
 /// Reads every signal of `state` at `now` and weighs them.
 pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCard {
@@ -270,14 +292,27 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
                 len_days: base_len,
             },
         );
-        // Frequency: active days per week.
+        // The baseline's error adds to the recent week's: a baseline of
+        // `base_len` days has `RECENT_DAYS / base_len` of a week's variance.
+        let inflate = (1.0 + RECENT_DAYS / base_len).sqrt();
+        // Frequency: active days per week. Chance alone: a week of seven
+        // coin flips with the player's daily odds of playing.
         let v = recent.active_days * per_week_recent;
         let b = base.active_days * per_week_base;
+        let p = (b / RECENT_DAYS).clamp(0.0, 1.0);
+        let noise = Noise {
+            measured: spread.map(|s| s.active_days),
+            floor: (RECENT_DAYS * p * (1.0 - p)).sqrt(),
+            inflate,
+        };
         readings[0] = Some(Reading {
             value: v,
             baseline: b,
-            health: behaviour_health(v, b, spread.map(|s| s.active_days)),
+            health: behaviour_health(v, b, noise),
         });
+        // Active days in a usual week (at least one), over which per-day
+        // figures average.
+        let usual_days = b.max(1.0);
 
         // Depth: bets per active day. A player who logs in but never plays
         // has no depth, whatever their usual was. A week without a visit
@@ -299,11 +334,16 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
                 ratio_health(v, b)
             };
             // The recent figure is a mean over its active days.
-            let sd = spread.map(|s| s.bets_per_active_day / recent.active_days.sqrt());
+            let days = recent.active_days.sqrt();
+            let noise = Noise {
+                measured: spread.map(|s| s.bets_per_active_day / days),
+                floor: DAY_CV * b / days,
+                inflate,
+            };
             let health = if b <= 0.0 {
                 health
             } else {
-                behaviour_health(v, b, sd)
+                behaviour_health(v, b, noise)
             };
             readings[1] = Some(Reading {
                 value: v,
@@ -320,10 +360,19 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
             // Deposits come from decayed counters without a daily spread;
             // they are taken to swing by half their usual weekly amount.
             let sd = spread.map(|s| (s.stake_cents / 100.0).hypot(0.5 * dep_l));
+            // Chance alone: a week's stake is a sum over a chance number
+            // of active days, each of a chance size.
+            let stake_b = base.stake_cents / 100.0 * per_week_base;
+            let floor = stake_b * ((DAY_CV * DAY_CV + 1.0 - p) / usual_days).sqrt();
+            let noise = Noise {
+                measured: sd,
+                floor: floor.hypot(0.5 * dep_l),
+                inflate,
+            };
             readings[2] = Some(Reading {
                 value: v,
                 baseline: b,
-                health: behaviour_health(v, b, sd),
+                health: behaviour_health(v, b, noise),
             });
         }
     }

@@ -37,8 +37,10 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     pub events: PathBuf,
     /// Ground truth, one JSON object a line: `player_id`, `brand`, `fate`
-    /// (`stable`, `slow_fade`, `abrupt_leave`), `onset` and `churn_at`
-    /// (RFC 3339, for drifting players), `archetype` (optional).
+    /// (`stable`, `slow_fade`, `abrupt_leave`, `returns`), `onset` and
+    /// `churn_at` (RFC 3339, for drifting players), `return_at` (for
+    /// `returns`, optional), `archetype` (optional); other fields (such as
+    /// `holiday` and `season_break`) are ignored.
     #[arg(long, value_name = "FILE")]
     pub labels: PathBuf,
     /// Configuration file for the engine; built-in defaults when omitted.
@@ -102,6 +104,8 @@ struct LabelLine {
     onset: Option<String>,
     #[serde(default)]
     churn_at: Option<String>,
+    #[serde(default)]
+    return_at: Option<String>,
 }
 
 /// One labelled player and what the replay saw of them.
@@ -137,26 +141,38 @@ fn read_labels(path: &Path) -> anyhow::Result<(Vec<Player>, Index)> {
         let at = || format!("{}:{}", path.display(), n + 1);
         let l: LabelLine = serde_json::from_str(&line).with_context(at)?;
         let fate = Fate::parse(&l.fate).with_context(|| {
+            let names: Vec<&str> = Fate::ALL.iter().map(|f| f.as_str()).collect();
             format!(
-                "{}: fate {:?} is not one of stable, slow_fade, abrupt_leave",
+                "{}: fate {:?} is not one of {}",
                 at(),
-                l.fate
+                l.fate,
+                names.join(", ")
             )
         })?;
+        let ts = |field: &str, v: &str| -> anyhow::Result<i64> {
+            let t = time::OffsetDateTime::parse(v, &Rfc3339)
+                .with_context(|| format!("{}: `{field}` {v:?} is not an RFC 3339 time", at()))?;
+            Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+        };
         let churn = if fate.drifts() {
-            let ts = |field: &str, v: &Option<String>| -> anyhow::Result<i64> {
+            let need = |field: &str, v: &Option<String>| -> anyhow::Result<i64> {
                 let v = v
                     .as_deref()
                     .with_context(|| format!("{}: a drifting player needs `{field}`", at()))?;
-                let t = time::OffsetDateTime::parse(v, &Rfc3339).with_context(|| {
-                    format!("{}: `{field}` {v:?} is not an RFC 3339 time", at())
-                })?;
-                Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+                ts(field, v)
             };
-            Some((ts("onset", &l.onset)?, ts("churn_at", &l.churn_at)?))
+            Some((need("onset", &l.onset)?, need("churn_at", &l.churn_at)?))
         } else {
             None
         };
+        // Checked so a malformed file is caught; the return itself is not
+        // judged (the player did leave, which is what the alerts are for).
+        if let Some(v) = l.return_at.as_deref().filter(|_| fate == Fate::Returns) {
+            let back = ts("return_at", v)?;
+            if churn.is_some_and(|(_, churn_at)| back < churn_at) {
+                bail!("{}: `return_at` {v} lies before `churn_at`", at());
+            }
+        }
         let idx = players.len() as u32;
         let by_id = index.0.entry(l.brand).or_default();
         if by_id.insert(l.player_id.clone(), idx).is_some() {
@@ -474,7 +490,7 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
     }
 
     let mut by_fate = BTreeMap::new();
-    for fate in [Fate::SlowFade, Fate::AbruptLeave] {
+    for fate in Fate::ALL.into_iter().filter(|f| f.drifts()) {
         let (t, a): (Vec<Truth>, Vec<Vec<i64>>) = players
             .iter()
             .zip(&truth)

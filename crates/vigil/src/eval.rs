@@ -684,3 +684,52 @@ fn write_table(r: &Report, w: &mut impl Write) -> io::Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(lines: &[&str]) -> anyhow::Result<Vec<Player>> {
+        let path = std::env::temp_dir().join(format!(
+            "vigil-eval-labels-{}-{}.jsonl",
+            std::process::id(),
+            lines.len()
+        ));
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let read = read_labels(&path).map(|(players, _)| players);
+        let _ = std::fs::remove_file(&path);
+        read
+    }
+
+    #[test]
+    fn label_files_old_and_new_are_read() {
+        let players = labels(&[
+            // As `vigil gen` wrote them before returners and season breaks.
+            r#"{"player_id":"p1","brand":"b","fate":"stable","holiday":null}"#,
+            r#"{"player_id":"p2","brand":"b","fate":"slow_fade","onset":"2026-09-20T00:00:00Z","churn_at":"2026-10-05T00:00:00Z"}"#,
+            // And now.
+            r#"{"player_id":"p3","brand":"b","archetype":"seasonal","fate":"returns","onset":"2026-09-20T00:00:00Z","churn_at":"2026-09-25T00:00:00Z","return_at":"2026-10-15T00:00:00Z","season_break":["2026-09-28T00:00:00Z","2026-10-10T00:00:00Z"]}"#,
+        ])
+        .unwrap();
+        let fates: Vec<Fate> = players.iter().map(|p| p.fate).collect();
+        assert_eq!(fates, [Fate::Stable, Fate::SlowFade, Fate::Returns]);
+        // A returner is judged as the churner he was: onset to churn_at.
+        let day = |d: i64| 1_788_220_800_000 + d * 86_400_000;
+        assert_eq!(players[2].churn, Some((day(19), day(24))));
+        assert_eq!(players[2].archetype, "seasonal");
+    }
+
+    #[test]
+    fn bad_returns_are_refused_with_the_line() {
+        let err = labels(&[
+            r#"{"player_id":"p3","brand":"b","fate":"returns","onset":"2026-09-20T00:00:00Z","churn_at":"2026-09-25T00:00:00Z","return_at":"2026-09-22T00:00:00Z"}"#,
+        ])
+        .unwrap_err();
+        assert!(format!("{err:#}").contains(":1: `return_at`"), "{err:#}");
+        let err = labels(&[r#"{"player_id":"p","brand":"b","fate":"gone"}"#]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("stable, slow_fade, abrupt_leave, returns"),
+            "{err:#}"
+        );
+    }
+}

@@ -66,7 +66,7 @@ const SWEEP: [f64; 7] = [-20.0, -15.0, -10.0, -5.0, 0.0, 5.0, 10.0];
 
 /// Definitions printed with every report, so a number is never read
 /// without what it means.
-const DEFINITIONS: [(&str, &str); 6] = [
+const DEFINITIONS: [(&str, &str); 7] = [
     (
         "risk_alert",
         "band_change to a worse band, usage_drop or inactivity (recoveries excluded)",
@@ -91,7 +91,15 @@ const DEFINITIONS: [(&str, &str); 6] = [
         "false_alerts_per_1000_per_week",
         "risk alerts on stable players per 1000 player-weeks after their baseline is ready",
     ),
+    (
+        "benign_silence",
+        "a stable player's labelled holiday or season break; its alerts are the risk alerts from its start to 7 days after its end",
+    ),
 ];
+
+/// How long after a benign silence ends its alerts are still put down to it:
+/// a player's baseline takes days to recover from a silent spell.
+const SILENCE_TAIL_MS: i64 = 7 * 86_400_000;
 
 #[derive(Debug, Deserialize)]
 struct LabelLine {
@@ -106,6 +114,10 @@ struct LabelLine {
     churn_at: Option<String>,
     #[serde(default)]
     return_at: Option<String>,
+    #[serde(default)]
+    holiday: Option<[String; 2]>,
+    #[serde(default)]
+    season_break: Option<[String; 2]>,
 }
 
 /// One labelled player and what the replay saw of them.
@@ -116,7 +128,12 @@ struct Player {
     churn: Option<(i64, i64)>,
     first_seen: Option<i64>,
     logins: Vec<i64>,
+    /// Benign silences `[from, to)`, by [`SILENCES`] index.
+    silences: [Option<(i64, i64)>; 2],
 }
+
+/// The kinds of benign silence in label files.
+const SILENCES: [&str; 2] = ["holiday", "season_break"];
 
 /// Players by brand, then id: looked up by `&str` without allocating.
 #[derive(Debug, Default)]
@@ -173,6 +190,15 @@ fn read_labels(path: &Path) -> anyhow::Result<(Vec<Player>, Index)> {
                 bail!("{}: `return_at` {v} lies before `churn_at`", at());
             }
         }
+        let mut silences = [None; 2];
+        for (slot, (field, span)) in silences
+            .iter_mut()
+            .zip(SILENCES.into_iter().zip([&l.holiday, &l.season_break]))
+        {
+            if let Some([from, to]) = span {
+                *slot = Some((ts(field, from)?, ts(field, to)?));
+            }
+        }
         let idx = players.len() as u32;
         let by_id = index.0.entry(l.brand).or_default();
         if by_id.insert(l.player_id.clone(), idx).is_some() {
@@ -184,6 +210,7 @@ fn read_labels(path: &Path) -> anyhow::Result<(Vec<Player>, Index)> {
             churn,
             first_seen: None,
             logins: Vec::new(),
+            silences,
         });
     }
     Ok((players, index))
@@ -274,6 +301,15 @@ struct Group {
     by_kind: BTreeMap<&'static str, u64>,
 }
 
+/// Stable players with one kind of benign silence, and the alerts it drew.
+#[derive(Debug, Default, Serialize)]
+struct Silence {
+    players: u64,
+    /// Of those, alerted during the silence or within 7 days after it.
+    alerted: u64,
+    alerts: u64,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
     definitions: BTreeMap<&'static str, &'static str>,
@@ -290,6 +326,8 @@ struct Report {
     /// abrupt leaver is gone days after the bad experience, so their lead
     /// time is short by nature.
     by_fate: BTreeMap<&'static str, Metrics>,
+    /// False alerts put down to holidays and season breaks.
+    benign_silence: BTreeMap<&'static str, Silence>,
     /// Players alerted by the score, by fate then archetype.
     alerted_by_group: BTreeMap<String, BTreeMap<String, Group>>,
     sweep: Vec<SweepRow>,
@@ -501,6 +539,27 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
         by_fate.insert(fate.as_str(), metrics::evaluate(&t, &a, end));
     }
 
+    let mut benign_silence = BTreeMap::new();
+    for (k, kind) in SILENCES.into_iter().enumerate() {
+        let mut s = Silence::default();
+        for (p, a) in players.iter().zip(&runs[main].alerts) {
+            let Some((from, to)) = p.silences[k] else {
+                continue;
+            };
+            if p.fate.drifts() || p.first_seen.is_none() {
+                continue;
+            }
+            s.players += 1;
+            let n = a
+                .iter()
+                .filter(|&&t| t >= from && t < to + SILENCE_TAIL_MS && t <= end)
+                .count() as u64;
+            s.alerts += n;
+            s.alerted += u64::from(n > 0);
+        }
+        benign_silence.insert(kind, s);
+    }
+
     let sweep = runs
         .iter()
         .map(|r| SweepRow {
@@ -522,6 +581,7 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
             .map(|(k, &(n, sum))| (*k, (n, sum / n.max(1) as f64)))
             .collect(),
         by_fate,
+        benign_silence,
         alerted_by_group,
         sweep,
     };
@@ -616,6 +676,21 @@ fn write_table(r: &Report, w: &mut impl Write) -> io::Result<()> {
             m.churners
         )?;
     }
+    let silences: Vec<String> = r
+        .benign_silence
+        .iter()
+        .map(|(k, s)| {
+            format!(
+                "{k} {}/{} players alerted ({} alerts)",
+                s.alerted, s.players, s.alerts
+            )
+        })
+        .collect();
+    writeln!(
+        w,
+        "score during benign silence (stable players, to 7 days after): {}",
+        silences.join(", ")
+    )?;
     writeln!(w)?;
     writeln!(w, "band threshold sweep (score):")?;
     writeln!(
@@ -717,6 +792,8 @@ mod tests {
         let day = |d: i64| 1_788_220_800_000 + d * 86_400_000;
         assert_eq!(players[2].churn, Some((day(19), day(24))));
         assert_eq!(players[2].archetype, "seasonal");
+        assert_eq!(players[2].silences, [None, Some((day(27), day(39)))]);
+        assert_eq!(players[0].silences, [None, None]);
     }
 
     #[test]

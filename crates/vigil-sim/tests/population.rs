@@ -804,3 +804,30 @@ fn returners_are_silent_while_away_and_play_again_after() {
         "two weeks before onset {b} events, two weeks after return {a}"
     );
 }
+
+#[test]
+fn the_fixture_calendar_is_the_seeds_and_the_brands() {
+    let season_break = |seed: u64| {
+        let pop = Population::new(config(seed, 300, 60));
+        let breaks: Vec<_> = pop
+            .labels()
+            .iter()
+            .filter_map(|l| l.season_break.map(|b| (l.brand.clone(), b)))
+            .collect();
+        assert!(!breaks.is_empty(), "seed {seed}: no seasonal bettor");
+        assert!(
+            breaks.iter().all(|b| b == &breaks[0]),
+            "one break per brand"
+        );
+        breaks[0].1
+    };
+    let breaks: Vec<_> = (1..=12).map(season_break).collect();
+    assert_eq!(breaks, (1..=12).map(season_break).collect::<Vec<_>>());
+    let mut starts: Vec<_> = breaks.iter().map(|b| b.0).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    assert!(
+        starts.len() > 1,
+        "the break moves with the seed: {starts:?}"
+    );
+}

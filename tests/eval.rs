@@ -82,7 +82,30 @@ fn eval_reports_the_score_against_the_baselines() {
     let report: Value = serde_json::from_str(&a).unwrap();
     assert_eq!(report["input"]["labelled_players"], 300);
     assert_eq!(report["input"]["rejected"], serde_json::json!({}));
-    for key in ["precision", "recall", "lead_time", "risk_alert"] {
+    // Every kind of churner is reported, returners included, and the
+    // benign silences of the labels are counted.
+    let fates: Vec<&str> = report["by_fate"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fates, ["abrupt_leave", "returns", "slow_fade"]);
+    for kind in ["holiday", "season_break"] {
+        let s = &report["benign_silence"][kind];
+        assert!(s["players"].as_u64().unwrap() > 0, "{kind}: {s}");
+        assert!(
+            s["alerted"].as_u64() <= s["players"].as_u64(),
+            "{kind}: {s}"
+        );
+    }
+    for key in [
+        "precision",
+        "recall",
+        "lead_time",
+        "risk_alert",
+        "benign_silence",
+    ] {
         assert!(report["definitions"][key].is_string(), "{key}");
     }
     let systems = report["systems"].as_array().unwrap();

@@ -196,3 +196,57 @@ fn wait(shutdown: &CancellationToken, d: Duration) -> bool {
     }
     shutdown.is_cancelled()
 }
+
+/// Makes sure `topic` exists, creating it with `partitions` partitions
+/// (and `replication_factor` replicas) when it does not; returns its
+/// partition count. For loaders (`vigil gen --kafka-bootstrap`), which
+/// write into a topic the service will read.
+pub fn ensure_topic(
+    config: &ClientConfig,
+    topic: &str,
+    partitions: i32,
+    replication_factor: i32,
+) -> Result<usize, TopicsError> {
+    let admin: AdminClient<DefaultClientContext> = config.create().map_err(TopicsError::Client)?;
+    // All topics, not this one by name: asking for one by name lets a
+    // broker with auto-creation make it with its default partition count.
+    let md = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))
+        .map_err(TopicsError::Client)?;
+    if let Some(n) = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().len())
+        .filter(|n| *n > 0)
+    {
+        return Ok(n);
+    }
+    let new = NewTopic::new(
+        topic,
+        partitions,
+        TopicReplication::Fixed(replication_factor),
+    );
+    let results = block_on(admin.create_topics(
+        [&new],
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+    ))
+    .map_err(|e| TopicsError::Create {
+        topic: topic.to_owned(),
+        error: e.to_string(),
+    })?;
+    for r in results {
+        match r {
+            Ok(_) => tracing::info!(%topic, partitions, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(TopicsError::Create {
+                    topic,
+                    error: code.to_string(),
+                });
+            }
+        }
+    }
+    Ok(partitions.max(1) as usize)
+}

@@ -22,13 +22,17 @@ pub struct SimConfig {
     pub days: u32,
     /// Brands; players are spread evenly over them. The name sets the kind
     /// of platform: a name containing `lott` gets mostly lottery players,
-    /// one containing `sport` or `bet` sports bettors and weekend players,
-    /// anything else casino players. An empty list means the default one.
+    /// one containing `sport` or `bet` sports bettors (seasonal ones among
+    /// them, who follow the brand's fixture calendar) and weekend players,
+    /// anything else casino players (bonus hunters among them). An empty list means the default one.
     pub brands: Vec<String>,
     /// Share of players who drift away during the simulation, 0 to 1.
     pub drift_share: f64,
-    /// Of the drifting players, the share who leave abruptly after a bad
-    /// experience; the others fade slowly. 0 to 1.
+    /// Of the drifting players, the share who come back two to four weeks
+    /// after leaving ([`Fate::Returns`](crate::Fate::Returns)). 0 to 1.
+    pub returner_share: f64,
+    /// Of the drifting players who do not come back, the share who leave
+    /// abruptly after a bad experience; the others fade slowly. 0 to 1.
     pub leaver_share: f64,
     /// Probability that an event is delivered twice: the copy, with the
     /// same `event_id`, comes right after the original, as a producer retry
@@ -59,6 +63,7 @@ impl Default for SimConfig {
             days: 60,
             brands: Self::DEFAULT_BRANDS.map(String::from).to_vec(),
             drift_share: 0.25,
+            returner_share: 0.2,
             leaver_share: 0.4,
             duplicate_rate: 0.0,
             missing_rate: 0.0,

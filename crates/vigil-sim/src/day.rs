@@ -20,6 +20,7 @@ use vigil_domain::event::{
 };
 use vigil_domain::time::{DAY_MS, HOUR_MS};
 
+use crate::calendar::Calendar;
 use crate::label::{Archetype, Fate};
 use crate::profile::{BrandKind, Profile, game_style, normal};
 
@@ -126,6 +127,9 @@ pub(crate) struct PlayerState {
     bonus: Option<(i64, u16)>,
     /// Set a deposit limit: the operator stops granting bonuses.
     rg_limited: bool,
+    /// A bonus hunter's last day of playing a claimed bonus through
+    /// (negative before the first claim).
+    hunt_until: i32,
     /// Events numbered so far.
     pub numbered: u32,
     /// End of the last session, which may run past midnight: the next one
@@ -140,6 +144,7 @@ impl PlayerState {
             tickets: 0,
             bonus: None,
             rg_limited: false,
+            hunt_until: -1,
             numbered: 0,
             busy_until: i64::MIN,
         }
@@ -219,6 +224,9 @@ enum Phase {
     Shaken,
     /// Left: only the operator still sends things.
     Gone,
+    /// A returner back after weeks away: engagement from 0.6 on the return
+    /// day up to 1 two weeks later.
+    Back(f64),
 }
 
 /// How a player plays on an active day.
@@ -235,14 +243,26 @@ struct Mood {
 }
 
 /// Chance of playing on each weekday (Monday first), by archetype in
-/// [`Archetype::ALL`] order; lottery players follow the draw calendar.
-const DAY_CHANCE: [[f64; 7]; 5] = [
+/// [`Archetype::ALL`] order; lottery players follow the draw calendar,
+/// seasonal bettors the fixture calendar (their Tuesday and Wednesday
+/// chances hold in weeks with a midweek round, and nothing holds in the
+/// break), bonus hunters the bonuses they are granted (these are their
+/// chances without one).
+const DAY_CHANCE: [[f64; 7]; 7] = [
     [0.78, 0.80, 0.80, 0.82, 0.88, 0.92, 0.88],
     [0.05, 0.05, 0.06, 0.08, 0.50, 0.85, 0.75],
     [0.45, 0.45, 0.47, 0.50, 0.60, 0.65, 0.55],
     [0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05],
     [0.18, 0.18, 0.19, 0.20, 0.26, 0.30, 0.25],
+    [0.12, 0.55, 0.55, 0.06, 0.12, 0.88, 0.78],
+    [0.03, 0.03, 0.03, 0.03, 0.04, 0.05, 0.04],
 ];
+/// A seasonal bettor's chance of a look in on a day without fixtures (a
+/// Tuesday without a midweek round, a day of the break).
+const NO_FIXTURE_CHANCE: f64 = 0.03;
+/// A bonus hunter's chance of playing on the day a bonus is granted, and
+/// on each further day of playing it through.
+const HUNT_CHANCE: [f64; 2] = [0.92, 0.6];
 /// Weekdays of the two lottery draws (Wednesday, Saturday), drawn at 20:00.
 const DRAW_DAYS: [usize; 2] = [2, 5];
 
@@ -266,6 +286,8 @@ fn round_cents(amount: f64, per: u64) -> u32 {
 #[derive(Debug)]
 pub(crate) struct Day<'a> {
     pub p: &'a Profile,
+    /// The fixture calendar of the player's brand.
+    pub cal: &'a Calendar,
     pub st: &'a mut PlayerState,
     pub r: &'a mut ChaCha8Rng,
     /// The day's drafts, in the order made.
@@ -276,11 +298,14 @@ pub(crate) struct Day<'a> {
     /// Midnight starting the player's churn day (far in the future if
     /// none): the player's own actions stop there, even mid-session.
     pub churn: i64,
+    /// Midnight starting a returner's first day back (far in the future if
+    /// none): the player's own actions resume there.
+    pub back: i64,
 }
 
 impl Day<'_> {
     fn emit(&mut self, ts: i64, what: What) {
-        if ts >= self.churn && what.by_player() {
+        if ts >= self.churn && ts < self.back && what.by_player() {
             return;
         }
         self.out.push(Draft {
@@ -300,18 +325,23 @@ impl Day<'_> {
 
     fn phase(&self) -> Phase {
         let (p, day) = (self.p, self.day);
+        let back = p.return_day();
+        if day >= back {
+            return Phase::Back(0.6 + 0.4 * (f64::from(day - back) / 14.0).min(1.0));
+        }
         if day >= p.churn_day {
             return Phase::Gone;
         }
+        let abrupt = p.fate == Fate::AbruptLeave || (p.fate == Fate::Returns && p.abrupt);
         match p.fate {
             Fate::Stable if (p.holiday.0..p.holiday.1).contains(&day) => Phase::Holiday,
             Fate::Stable => Phase::Normal,
             _ if day < p.onset_day => Phase::Normal,
-            Fate::SlowFade => Phase::Fading(
+            _ if abrupt && day == p.onset_day => Phase::BadDay,
+            _ if abrupt => Phase::Shaken,
+            Fate::SlowFade | Fate::AbruptLeave | Fate::Returns => Phase::Fading(
                 1.0 - (f64::from(day - p.onset_day) + 0.5) / f64::from(p.churn_day - p.onset_day),
             ),
-            Fate::AbruptLeave if day == p.onset_day => Phase::BadDay,
-            Fate::AbruptLeave => Phase::Shaken,
         }
     }
 
@@ -341,6 +371,12 @@ impl Day<'_> {
                 deposits: true,
                 shaken: false,
                 unhappy: 1.0 - v,
+            }),
+            Phase::Back(v) => Some(Mood {
+                v,
+                deposits: true,
+                shaken: false,
+                unhappy: 0.0,
             }),
             Phase::Shaken => Some(Mood {
                 v: 0.35,
@@ -384,7 +420,13 @@ impl Day<'_> {
                 action: MessageAction::Sent,
             },
         );
-        if !self.st.rg_limited && self.st.bonus.is_none() && self.r.random_bool(0.3) {
+        // Bonus hunters are on every promotion list they can find.
+        let bonus_chance = if p.archetype == Archetype::BonusHunter {
+            0.5
+        } else {
+            0.3
+        };
+        if !self.st.rg_limited && self.st.bonus.is_none() && self.r.random_bool(bonus_chance) {
             let choices: &[u16] = if p.vip() {
                 &[50, 100, 200, 500]
             } else {
@@ -403,7 +445,7 @@ impl Day<'_> {
         let opens = match phase {
             Phase::Normal => 1.0,
             Phase::Holiday => 0.4,
-            Phase::Fading(v) => v,
+            Phase::Fading(v) | Phase::Back(v) => v,
             Phase::BadDay => 0.5,
             Phase::Shaken => 0.05,
             Phase::Gone => 0.0,
@@ -459,7 +501,33 @@ impl Day<'_> {
         let p = self.p;
         let weekday = self.weekday();
         let archetype = p.archetype as usize;
-        let mut chance = DAY_CHANCE[archetype][weekday] * f64::from(p.activity);
+        let mut base = DAY_CHANCE[archetype][weekday];
+        // A seasonal bettor's midweek evening fixtures, and the time a bonus
+        // granted today reached a bonus hunter.
+        let mut midweek = false;
+        let mut granted_today = None;
+        let hunting = self.day as i32 <= self.st.hunt_until;
+        match p.archetype {
+            Archetype::Seasonal => {
+                let round = self.cal.midweek_round(self.midnight.div_euclid(DAY_MS));
+                midweek = matches!(weekday, 1 | 2) && round;
+                if self.cal.in_break(self.day) || (matches!(weekday, 1 | 2) && !round) {
+                    base = NO_FIXTURE_CHANCE;
+                    midweek = false;
+                }
+            }
+            Archetype::BonusHunter => match self.st.bonus {
+                Some((granted, _)) if granted >= self.midnight => {
+                    base = HUNT_CHANCE[0];
+                    granted_today = Some(granted);
+                }
+                Some(_) => base = HUNT_CHANCE[1],
+                None if hunting => base = HUNT_CHANCE[1],
+                None => {}
+            },
+            _ => {}
+        }
+        let mut chance = base * f64::from(p.activity);
         chance *= if m.shaken { 0.35 } else { 0.15 + 0.85 * m.v };
         if !self.r.random_bool(chance.min(0.97)) {
             return None;
@@ -468,17 +536,27 @@ impl Day<'_> {
         let extra = match p.archetype {
             Archetype::Regular => u32::from(self.r.random_bool(0.3)),
             Archetype::Weekend => u32::from(weekend && self.r.random_bool(0.3)),
+            Archetype::Seasonal => u32::from(weekend && self.r.random_bool(0.35)),
             Archetype::HighRoller => self.r.random_range(0..=2),
+            Archetype::BonusHunter => u32::from(hunting && self.r.random_bool(0.3)),
             Archetype::Lottery | Archetype::Casual => u32::from(self.r.random_bool(0.08)),
         };
-        // Football is on weekend afternoons.
-        let peak = if p.favourite == Game::Sports && weekend {
-            15.5 + 1.5 * normal(self.r)
-        } else {
-            f64::from(p.peak_hour) + 1.2 * normal(self.r)
-        };
         let mut starts = [0i64; 3];
-        starts[0] = self.hour_ms(peak);
+        starts[0] = if let Some(granted) = granted_today {
+            // The hunter is in within the hour of the grant.
+            granted - self.midnight + self.delay(40.0 * MINUTE_MS as f64, 0.7)
+        } else {
+            let h = if p.favourite == Game::Sports && weekend {
+                // Football is on weekend afternoons...
+                15.5 + 1.5 * normal(self.r)
+            } else if midweek {
+                // ...and midweek rounds in the evening.
+                19.75 + 0.6 * normal(self.r)
+            } else {
+                f64::from(p.peak_hour) + 1.2 * normal(self.r)
+            };
+            self.hour_ms(h)
+        };
         for s in starts.iter_mut().take(1 + extra as usize).skip(1) {
             let h = f64::from(p.alt_hour) + normal(self.r);
             *s = self.hour_ms(h);
@@ -523,10 +601,16 @@ impl Day<'_> {
         } else {
             0.05 + 0.3 * (1.0 - m.v)
         };
+        // A bonus hunter without a bonus to play through only looks in.
+        let looking = p.archetype == Archetype::BonusHunter && self.day as i32 > self.st.hunt_until;
         let mut net: i64 = 0;
         let mut reality_check = start + HOUR_MS;
         if !self.r.random_bool(idle) {
-            let depth = if m.shaken { 0.4 } else { 0.3 + 0.7 * m.v };
+            let depth = if m.shaken || looking {
+                0.4
+            } else {
+                0.3 + 0.7 * m.v
+            };
             let spread = (0.45 * normal(self.r)).exp();
             let fav = game_style(p.favourite).0;
             let n = (f64::from(p.bets_mean * fav) * depth * spread)
@@ -574,8 +658,15 @@ impl Day<'_> {
             .st
             .bonus
             .filter(|&(granted, _)| granted < t && !m.shaken);
+        let hunter = self.p.archetype == Archetype::BonusHunter;
+        let mut claimed = false;
         if let Some((_, eur)) = claim {
-            if self.r.random_bool(0.7 * m.v) {
+            let chance = if hunter {
+                0.97 * (0.3 + 0.7 * m.v)
+            } else {
+                0.7 * m.v
+            };
+            if self.r.random_bool(chance) {
                 t += self.uniform_ms(5 * SECOND_MS, 40 * SECOND_MS);
                 self.emit(
                     t,
@@ -585,10 +676,15 @@ impl Day<'_> {
                     },
                 );
                 self.st.bonus = None;
+                if hunter {
+                    // Wagering it through takes a day or three.
+                    self.st.hunt_until = self.day as i32 + self.r.random_range(0..=2);
+                    claimed = true;
+                }
             }
         }
         if m.deposits {
-            t = self.deposit(t, m.v);
+            t = self.deposit(t, m.v, claimed);
         }
         t
     }
@@ -644,12 +740,15 @@ impl Day<'_> {
     }
 
     /// A routine deposit when one is due (high rollers: often, big and
-    /// irregular), sometimes failing first. Returns when play can start.
-    fn deposit(&mut self, t: i64, v: f64) -> i64 {
+    /// irregular), or to unlock a bonus just claimed, sometimes failing
+    /// first. Returns when play can start.
+    fn deposit(&mut self, t: i64, v: f64, unlock: bool) -> i64 {
         let p = self.p;
         let due = self.day as i32 - self.st.last_deposit >= i32::from(p.deposit_every);
         let chance = if p.vip() {
             0.4
+        } else if unlock {
+            0.8
         } else if due {
             0.85
         } else {
@@ -685,8 +784,14 @@ impl Day<'_> {
         let p = self.p;
         let threshold =
             (f64::from(p.deposit_median) * 300.0).max(10_000.0 * f64::from(p.fx)) as i64;
+        let hunt_ends =
+            p.archetype == Archetype::BonusHunter && self.day as i32 == self.st.hunt_until;
         let amount = if net > threshold && self.r.random_bool(0.6) {
             net as f64 / 100.0 * self.r.random_range(0.5..0.95)
+        } else if hunt_ends && self.r.random_bool(0.6) {
+            // Bonus played through: out with the balance, and done.
+            self.st.hunt_until = self.day as i32 - 1;
+            f64::from(p.deposit_median) * self.r.random_range(1.0..4.0)
         } else if self.r.random_bool(if p.vip() { 0.05 } else { 0.005 }) {
             f64::from(p.deposit_median) * self.r.random_range(1.0..3.0)
         } else {

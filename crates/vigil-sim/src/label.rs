@@ -19,16 +19,28 @@ pub enum Archetype {
     Lottery,
     /// Drops by now and then, at small stakes.
     Casual,
+    /// Bets on sports by the fixture calendar: weekend afternoons and the
+    /// midweek evening rounds of the brand's calendar, and next to nothing
+    /// during the calendar's break (an international break), which is
+    /// benign silence like a holiday. Mostly on sportsbook brands.
+    Seasonal,
+    /// Plays mainly when granted a bonus: claims it within the hour, plays it
+    /// through over a day or two at small to medium stakes, often withdraws
+    /// soon after, and is quiet between campaigns. Low value. Mostly on
+    /// casino brands.
+    BonusHunter,
 }
 
 impl Archetype {
     /// Every archetype, in declaration order.
-    pub const ALL: [Archetype; 5] = [
+    pub const ALL: [Archetype; 7] = [
         Archetype::Regular,
         Archetype::Weekend,
         Archetype::HighRoller,
         Archetype::Lottery,
         Archetype::Casual,
+        Archetype::Seasonal,
+        Archetype::BonusHunter,
     ];
 
     /// The name used in label files.
@@ -39,6 +51,8 @@ impl Archetype {
             Archetype::HighRoller => "high_roller",
             Archetype::Lottery => "lottery",
             Archetype::Casual => "casual",
+            Archetype::Seasonal => "seasonal",
+            Archetype::BonusHunter => "bonus_hunter",
         }
     }
 
@@ -61,11 +75,21 @@ pub enum Fate {
     /// deposits that keep failing, and a support ticket nobody resolves),
     /// comes back a few times, angry, and is gone within days.
     AbruptLeave,
+    /// Leaves like a slow fader (over one to two weeks) or an abrupt leaver
+    /// (a bad experience, gone within days), stays away two to four weeks,
+    /// then comes back and plays as before, at lower intensity for the
+    /// first two weeks. A churner for detection: the player did leave.
+    Returns,
 }
 
 impl Fate {
     /// Every fate, in declaration order.
-    pub const ALL: [Fate; 3] = [Fate::Stable, Fate::SlowFade, Fate::AbruptLeave];
+    pub const ALL: [Fate; 4] = [
+        Fate::Stable,
+        Fate::SlowFade,
+        Fate::AbruptLeave,
+        Fate::Returns,
+    ];
 
     /// The name used in label files.
     pub const fn as_str(self) -> &'static str {
@@ -73,6 +97,7 @@ impl Fate {
             Fate::Stable => "stable",
             Fate::SlowFade => "slow_fade",
             Fate::AbruptLeave => "abrupt_leave",
+            Fate::Returns => "returns",
         }
     }
 
@@ -81,7 +106,8 @@ impl Fate {
         Self::ALL.into_iter().find(|f| f.as_str() == s)
     }
 
-    /// Whether the player leaves during (or just after) the simulation.
+    /// Whether the player leaves during (or just after) the simulation,
+    /// for good or for a few weeks ([`Fate::Returns`]).
     pub const fn drifts(self) -> bool {
         !matches!(self, Fate::Stable)
     }
@@ -107,7 +133,16 @@ pub struct Label {
     /// when the onset is late; the operator's own messages keep coming after
     /// it.
     pub churn_at: Option<Timestamp>,
+    /// For [`Fate::Returns`], midnight starting the day the player is back
+    /// (two to four weeks after `churn_at`); may lie after the simulated
+    /// period. `None` for every other fate.
+    pub return_at: Option<Timestamp>,
     /// For some stable players, a few days `[from, to)` away on holiday:
     /// silence that is not churn, where a scorer's false alarms come from.
     pub holiday: Option<(Timestamp, Timestamp)>,
+    /// For [`Archetype::Seasonal`] players, the brand's break in the fixture
+    /// calendar `[from, to)` (the same days for every seasonal bettor of the
+    /// brand): like a holiday, silence that is not churn. `None` for other
+    /// archetypes, and when the run is too short to hold a break.
+    pub season_break: Option<(Timestamp, Timestamp)>,
 }

@@ -9,9 +9,12 @@
 //!
 //! - **Habits.** Each player has an [`Archetype`]: near-daily regulars,
 //!   weekend players, high rollers, lottery regulars (a ticket for each of
-//!   two weekly draws), casual players. Sessions cluster around a personal
-//!   hour (mostly evenings), weekdays differ, sports bettors play weekend
-//!   afternoons. Stakes and deposits are log-normal, across players and
+//!   two weekly draws), casual players, seasonal sports bettors who follow
+//!   their brand's fixture calendar (weekend afternoons, midweek evening
+//!   rounds, next to nothing in the calendar's twelve-day break), and bonus
+//!   hunters who play a granted bonus through and cash out, quiet between
+//!   campaigns. Sessions cluster around a personal hour (mostly evenings),
+//!   weekdays differ, sports bettors play weekend afternoons. Stakes and deposits are log-normal, across players and
 //!   across bets, in EUR mostly and some GBP, USD and SEK.
 //! - **Everything a platform reports.** Logins with session ends, bets and
 //!   their wins, deposits (some failing) and withdrawals (requested, then
@@ -21,9 +24,15 @@
 //! - **Drift.** A share of players ([`SimConfig::drift_share`]) drift, with
 //!   a [`Fate`]: slow faders lose frequency, depth, stakes and message
 //!   opens over two to three weeks and stop; abrupt leavers have a bad
-//!   experience and are gone within days. Stable players keep their habits,
-//!   apart from the odd holiday, which a scorer must not mistake for churn.
-//!   Each player's [`Label`] records the truth.
+//!   experience and are gone within days; returners
+//!   ([`SimConfig::returner_share`] of the drifters) leave one way or the
+//!   other, stay away two to four weeks and come back. Stable players keep
+//!   their habits, apart from the odd holiday (and the seasonal bettors'
+//!   break), which a scorer must not mistake for churn. Each player's
+//!   [`Label`] records the truth.
+//!
+//! Each brand's fixture calendar is drawn from a random stream of its own,
+//! so all its seasonal bettors share match days and break.
 //!
 //! Same seed, same stream: every player draws from their own range of one
 //! ChaCha8 keystream keyed by the seed, a fixed range per (player, day), so
@@ -53,6 +62,7 @@
 //! assert_eq!(pop.labels().len(), 50);
 //! ```
 
+mod calendar;
 mod config;
 mod day;
 mod label;

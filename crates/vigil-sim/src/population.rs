@@ -8,8 +8,9 @@ use rand_chacha::ChaCha8Rng;
 use vigil_domain::Timestamp;
 use vigil_domain::time::DAY_MS;
 
+use crate::calendar::Calendar;
 use crate::config::SimConfig;
-use crate::label::{Fate, Label};
+use crate::label::{Archetype, Fate, Label};
 use crate::profile::{BrandKind, Profile};
 use crate::stream::Events;
 
@@ -25,8 +26,12 @@ pub struct Population {
     /// Every (player, slot) owns a disjoint range of its keystream (see
     /// [`Population::position`]), slot 0 for the player's profile and slot
     /// `d + 1` for day `d`, so players are independent and any (player,
-    /// day) can be generated without generating the rest.
+    /// day) can be generated without generating the rest. Brand `b`'s
+    /// fixture calendar is drawn from slot 0 of the pseudo-player
+    /// `u32::MAX - b`, beyond every real player.
     key: ChaCha8Rng,
+    /// Each brand's fixture calendar, in brand order.
+    pub(crate) calendars: Vec<Calendar>,
     pub(crate) profiles: Vec<Profile>,
     pub(crate) labels: Vec<Label>,
 }
@@ -41,8 +46,16 @@ impl Population {
         cfg.players = cfg.players.min(i32::MAX as u32);
         let key = ChaCha8Rng::seed_from_u64(cfg.seed);
         let kinds: Vec<BrandKind> = cfg.brands.iter().map(|b| BrandKind::of(b)).collect();
+        let mut r = key.clone();
+        let calendars = (0..cfg.brands.len() as u32)
+            .map(|b| {
+                Population::position(&mut r, u32::MAX - b, 0);
+                Calendar::draw(cfg.start.as_millis(), cfg.days, &mut r)
+            })
+            .collect();
         let mut pop = Population {
             key,
+            calendars,
             profiles: Vec::with_capacity(cfg.players as usize),
             labels: Vec::with_capacity(cfg.players as usize),
             cfg,
@@ -55,7 +68,15 @@ impl Population {
             let brand = (i % kinds.len() as u32) as u16;
             Population::position(&mut r, i, 0);
             let p = Profile::draw(&pop.cfg, brand, kinds[usize::from(brand)], &mut r);
-            let drifts = p.fate != Fate::Stable;
+            let drifts = p.fate.drifts();
+            let season = pop.calendars[usize::from(brand)].break_days;
+            let season_break =
+                (p.archetype == Archetype::Seasonal && season.0 < season.1).then(|| {
+                    (
+                        day_ts(pop.cfg.start, season.0),
+                        day_ts(pop.cfg.start, season.1),
+                    )
+                });
             pop.labels.push(Label {
                 player_id: format!("p{i:06}"),
                 brand: pop.cfg.brands[usize::from(brand)].clone(),
@@ -63,12 +84,14 @@ impl Population {
                 fate: p.fate,
                 onset: drifts.then(|| day_ts(pop.cfg.start, p.onset_day)),
                 churn_at: drifts.then(|| day_ts(pop.cfg.start, p.churn_day)),
+                return_at: (p.fate == Fate::Returns).then(|| day_ts(pop.cfg.start, p.return_day())),
                 holiday: (p.holiday.0 < p.holiday.1).then(|| {
                     (
                         day_ts(pop.cfg.start, p.holiday.0),
                         day_ts(pop.cfg.start, p.holiday.1),
                     )
                 }),
+                season_break,
             });
             pop.profiles.push(p);
         }

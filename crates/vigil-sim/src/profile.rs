@@ -40,12 +40,14 @@ impl BrandKind {
         }
     }
 
-    /// Archetype weights, in [`Archetype::ALL`] order.
-    fn archetype_weights(self) -> [u32; 5] {
+    /// Archetype weights (percent), in [`Archetype::ALL`] order: seasonal
+    /// bettors a fifth of a sportsbook's players, bonus hunters 7% of a
+    /// casino's.
+    fn archetype_weights(self) -> [u32; 7] {
         match self {
-            BrandKind::Casino => [34, 18, 8, 0, 40],
-            BrandKind::Sportsbook => [28, 34, 7, 0, 31],
-            BrandKind::Lottery => [12, 4, 2, 60, 22],
+            BrandKind::Casino => [32, 17, 8, 0, 36, 0, 7],
+            BrandKind::Sportsbook => [23, 27, 7, 0, 22, 20, 1],
+            BrandKind::Lottery => [12, 4, 2, 60, 21, 0, 1],
         }
     }
 
@@ -105,6 +107,12 @@ pub(crate) struct Profile {
     pub onset_day: u32,
     /// First day with no activity from the player (`u32::MAX` if none).
     pub churn_day: u32,
+    /// For [`Fate::Returns`], days away from `churn_day` until the player is
+    /// back (0 for the other fates).
+    pub away: u8,
+    /// For [`Fate::Returns`], whether the player leaves abruptly after a bad
+    /// experience rather than fading.
+    pub abrupt: bool,
     /// Days `[from, to)` away on holiday: benign silence that a scorer
     /// should not mistake for churn. Empty for most players.
     pub holiday: (u32, u32),
@@ -164,7 +172,11 @@ impl Profile {
 
         let u: f64 = r.random();
         let drift = cfg.drift_share.clamp(0.0, 1.0);
-        let fate = if u < drift * cfg.leaver_share.clamp(0.0, 1.0) {
+        let returners = cfg.returner_share.clamp(0.0, 1.0);
+        let leavers = cfg.leaver_share.clamp(0.0, 1.0);
+        let fate = if u < drift * returners {
+            Fate::Returns
+        } else if u < drift * (returners + (1.0 - returners) * leavers) {
             Fate::AbruptLeave
         } else if u < drift {
             Fate::SlowFade
@@ -172,15 +184,29 @@ impl Profile {
             Fate::Stable
         };
         // At least two weeks of normal play before the onset when the
-        // simulation is long enough, so each drifter has a baseline.
+        // simulation is long enough, so each drifter has a baseline;
+        // returners leave earlier, so that most come back within the run.
         let days = cfg.days.max(1);
         let lo = (days / 3).min(14);
-        let hi = ((u64::from(days) * 7 / 10) as u32).max(lo + 1);
+        let late = if fate == Fate::Returns { 45 } else { 70 };
+        let hi = ((u64::from(days) * late / 100) as u32).max(lo + 1);
         let onset = r.random_range(lo..hi);
         let (onset_day, churn_day) = match fate {
             Fate::Stable => (u32::MAX, u32::MAX),
             Fate::SlowFade => (onset, onset + r.random_range(14..=21)),
             Fate::AbruptLeave => (onset, onset + r.random_range(3..=6)),
+            Fate::Returns => (onset, 0),
+        };
+        let (churn_day, away, abrupt) = if fate == Fate::Returns {
+            let abrupt = r.random_bool(leavers);
+            let gone = if abrupt {
+                r.random_range(3..=6)
+            } else {
+                r.random_range(10..=21)
+            };
+            (onset + gone, r.random_range(14..=28), abrupt)
+        } else {
+            (churn_day, 0, false)
         };
         let holiday = if fate == Fate::Stable && r.random_bool(0.1) {
             let from = r.random_range(0..days);
@@ -195,6 +221,8 @@ impl Profile {
         let (games, second) = kind.games();
         let favourite = if archetype == Archetype::Lottery {
             Game::Lottery
+        } else if archetype == Archetype::Seasonal {
+            Game::Sports
         } else {
             games[pick(r, games.iter().map(|g| g.1))].0
         };
@@ -211,6 +239,9 @@ impl Profile {
             Archetype::HighRoller => (24.0, 80.0, 2500.0, 1),
             Archetype::Lottery => (3.0, 1.0, 20.0, r.random_range(14..=28)),
             Archetype::Casual => (9.0, 1.0, 25.0, r.random_range(8..=20)),
+            Archetype::Seasonal => (14.0, 3.0, 50.0, r.random_range(7..=14)),
+            // Deposits mostly to unlock a bonus, rarely on a schedule.
+            Archetype::BonusHunter => (40.0, 1.2, 20.0, r.random_range(30..=60)),
         };
         // Stakes are heavy-tailed across players as well as across bets.
         let stake_spread = if archetype == Archetype::HighRoller {
@@ -250,6 +281,8 @@ impl Profile {
             fx: fx as f32,
             onset_day,
             churn_day,
+            away,
+            abrupt,
             holiday,
             activity: (0.15 * normal(r)).exp().clamp(0.6, 1.3) as f32,
             peak_hour: peak_hour.rem_euclid(24.0) as f32,
@@ -267,6 +300,15 @@ impl Profile {
             message_minute,
             channel,
             reality_checks: r.random_bool(0.3),
+        }
+    }
+
+    /// First day back for a returner (`u32::MAX` for the other fates).
+    pub(crate) fn return_day(&self) -> u32 {
+        if self.fate == Fate::Returns {
+            self.churn_day.saturating_add(u32::from(self.away))
+        } else {
+            u32::MAX
         }
     }
 

@@ -117,6 +117,7 @@ impl<'a> Events<'a> {
             Population::position(&mut self.rng, player, day + 1);
             Day {
                 p,
+                cal: &self.pop.calendars[usize::from(p.brand)],
                 st,
                 r: &mut self.rng,
                 out: &mut self.scratch,
@@ -124,6 +125,7 @@ impl<'a> Events<'a> {
                 day,
                 midnight,
                 churn: start.saturating_add(i64::from(p.churn_day).saturating_mul(DAY_MS)),
+                back: start.saturating_add(i64::from(p.return_day()).saturating_mul(DAY_MS)),
             }
             .run();
             sink.take(&mut self.scratch, st);

@@ -172,15 +172,31 @@ fn missing_events_are_dropped_and_late_ones_come_after_the_next() {
 fn the_drifting_share_matches_the_configuration() {
     let pop = Population::new(config(13, 4000, 60));
     let count = |f: Fate| pop.labels().iter().filter(|l| l.fate == f).count() as f64 / 4000.0;
-    let (fade, leave) = (count(Fate::SlowFade), count(Fate::AbruptLeave));
-    assert!((0.22..0.28).contains(&(fade + leave)), "{fade} + {leave}");
-    assert!((0.08..0.12).contains(&leave), "{leave}");
+    let (fade, leave, back) = (
+        count(Fate::SlowFade),
+        count(Fate::AbruptLeave),
+        count(Fate::Returns),
+    );
+    let drift = fade + leave + back;
+    assert!((0.22..0.28).contains(&drift), "{fade} + {leave} + {back}");
+    // A fifth of the drifters come back; of the rest, 40% leave abruptly.
+    assert!((0.15..0.25).contains(&(back / drift)), "{back}");
+    assert!((0.06..0.10).contains(&leave), "{leave}");
     for l in pop.labels() {
         assert_eq!(l.fate.drifts(), l.onset.is_some());
         assert_eq!(l.fate.drifts(), l.churn_at.is_some());
+        assert_eq!(l.fate == Fate::Returns, l.return_at.is_some());
         if let (Some(onset), Some(churn)) = (l.onset, l.churn_at) {
             assert!(onset < churn);
             assert!(onset.millis_since(pop.config().start) < 60 * DAY_MS);
+        }
+        if let (Some(churn), Some(back)) = (l.churn_at, l.return_at) {
+            let away = back.millis_since(churn) / DAY_MS;
+            assert!(
+                (14..=28).contains(&away),
+                "{} away {away} days",
+                l.player_id
+            );
         }
     }
     let none = Population::new(SimConfig {
@@ -283,8 +299,11 @@ fn leavers_have_a_bad_experience_and_then_do_nothing() {
         let (Some(onset), Some(churn)) = (l.onset, l.churn_at) else {
             continue;
         };
+        let back = l
+            .return_at
+            .unwrap_or(vigil_domain::Timestamp::from_millis(i64::MAX));
         assert!(
-            e.ts < churn || !by_player(&e.payload),
+            e.ts < churn || e.ts >= back || !by_player(&e.payload),
             "{} acts after leaving: {e:?}",
             l.player_id
         );
@@ -508,6 +527,7 @@ fn edge_cases_do_not_panic() {
         SimConfig {
             brands: Vec::new(),
             drift_share: 1.0,
+            returner_share: 0.5,
             leaver_share: 1.0,
             duplicate_rate: 1.0,
             missing_rate: 0.5,
@@ -519,4 +539,295 @@ fn edge_cases_do_not_panic() {
         let n = pop.events().count();
         assert!(pop.labels().is_empty() || pop.config().days == 0 || n > 0);
     }
+}
+
+/// Whether the player logged in (the start of any visit).
+fn is_login(e: &PlayerEvent) -> bool {
+    matches!(e.payload, Payload::Login { .. })
+}
+
+#[test]
+fn the_new_archetypes_and_returners_come_in_sensible_shares() {
+    let pop = Population::new(config(43, 6000, 60));
+    let share = |brand: &str, a: Archetype| {
+        let of_brand: Vec<_> = pop.labels().iter().filter(|l| l.brand == brand).collect();
+        of_brand.iter().filter(|l| l.archetype == a).count() as f64 / of_brand.len() as f64
+    };
+    let seasonal = share("sportsbook-b", Archetype::Seasonal);
+    assert!((0.15..0.25).contains(&seasonal), "seasonal {seasonal}");
+    assert_eq!(share("casino-a", Archetype::Seasonal), 0.0);
+    let hunters = share("casino-a", Archetype::BonusHunter);
+    assert!((0.05..0.10).contains(&hunters), "bonus hunters {hunters}");
+    assert!(share("sportsbook-b", Archetype::BonusHunter) < 0.03);
+    for l in pop.labels() {
+        assert_eq!(
+            l.archetype == Archetype::Seasonal,
+            l.season_break.is_some(),
+            "{l:?}"
+        );
+    }
+}
+
+#[test]
+fn seasonal_bettors_are_busy_on_match_days_and_quiet_in_the_break() {
+    let days = 60;
+    let pop = Population::new(config(41, 3000, days));
+    let start = pop.config().start;
+    let seasonal: Vec<_> = pop
+        .labels()
+        .iter()
+        .filter(|l| l.archetype == Archetype::Seasonal)
+        .collect();
+    assert!(seasonal.len() > 100, "{}", seasonal.len());
+    // One break for the brand, the same days for everyone: twelve days
+    // from a Monday, inside the run.
+    let (from, to) = seasonal[0].season_break.unwrap();
+    assert!(seasonal.iter().all(|l| l.season_break == Some((from, to))));
+    assert_eq!(to.millis_since(from), 12 * DAY_MS);
+    assert_eq!((from.day() + 3).rem_euclid(7), 0, "starts on a Monday");
+    assert!(from > start && to.millis_since(start) < i64::from(days) * DAY_MS);
+
+    // Stable seasonal bettors without a holiday: login days per player in
+    // the break, on weekends outside it, and the hours they log in at
+    // weekends.
+    let steady = |l: &vigil_sim::Label| {
+        l.archetype == Archetype::Seasonal && l.fate == Fate::Stable && l.holiday.is_none()
+    };
+    let players = pop.labels().iter().filter(|l| steady(l)).count() as f64;
+    let weekend_days = (0..days)
+        .map(|d| start.as_millis() + i64::from(d) * DAY_MS)
+        .filter(|&t| t < from.as_millis() || t >= to.as_millis())
+        .filter(|&t| (t / DAY_MS + 3).rem_euclid(7) >= 5)
+        .count() as f64;
+    let (mut in_break, mut weekend, mut afternoon, mut acts_in_break) = (0, 0, 0, 0);
+    let mut seen = std::collections::HashSet::new();
+    for e in pop.events() {
+        let l = &pop.labels()[index(&e)];
+        if !steady(l) {
+            continue;
+        }
+        let during = e.ts >= from && e.ts < to;
+        if during && by_player(&e.payload) {
+            acts_in_break += 1;
+        }
+        if !is_login(&e) || !seen.insert((index(&e), sim_day(&pop, &e))) {
+            continue;
+        }
+        if during {
+            in_break += 1;
+        } else if weekday(&e) >= 5 {
+            weekend += 1;
+            let hour = e.ts.as_millis().rem_euclid(DAY_MS) / HOUR_MS;
+            afternoon += u32::from((12..20).contains(&hour));
+        }
+    }
+    let break_rate = f64::from(in_break) / players / 12.0;
+    let weekend_rate = f64::from(weekend) / players / weekend_days;
+    assert!(break_rate < 0.06, "login days in the break {break_rate:.3}");
+    assert!(
+        weekend_rate > 0.65,
+        "login days at weekends {weekend_rate:.3}"
+    );
+    assert!(
+        f64::from(afternoon) > 0.6 * f64::from(weekend),
+        "weekend logins in the afternoon {afternoon}/{weekend}"
+    );
+    assert!(acts_in_break > 0, "little play, not none");
+}
+
+#[test]
+fn bonus_hunters_play_when_granted_a_bonus() {
+    let pop = Population::new(config(47, 4000, 60));
+    // Per player: grant times, and (bets, bets within three days of a grant).
+    let mut grants: HashMap<usize, Vec<i64>> = HashMap::new();
+    let events: Vec<_> = pop.events().collect();
+    for e in &events {
+        if let Payload::Bonus {
+            action: BonusAction::Granted,
+            ..
+        } = e.payload
+        {
+            grants.entry(index(e)).or_default().push(e.ts.as_millis());
+        }
+    }
+    let after_grant = |i: usize, t: i64, within: i64| {
+        grants
+            .get(&i)
+            .is_some_and(|g| g.iter().any(|&g| t >= g && t - g < within))
+    };
+    let mut tally: HashMap<Archetype, [u32; 2]> = HashMap::new();
+    let (mut claims, mut quick, mut withdrawals, mut after_claim) = (0, 0, 0, 0);
+    let mut claimed: HashMap<usize, Vec<i64>> = HashMap::new();
+    for e in &events {
+        let i = index(e);
+        let l = &pop.labels()[i];
+        if l.fate != Fate::Stable {
+            continue;
+        }
+        let t = e.ts.as_millis();
+        match &e.payload {
+            Payload::Bet { .. } => {
+                let c = tally.entry(l.archetype).or_default();
+                c[0] += 1;
+                c[1] += u32::from(after_grant(i, t, 3 * DAY_MS));
+            }
+            Payload::Bonus {
+                action: BonusAction::Claimed,
+                ..
+            } if l.archetype == Archetype::BonusHunter => {
+                claims += 1;
+                quick += u32::from(after_grant(i, t, 3 * HOUR_MS));
+                claimed.entry(i).or_default().push(t);
+            }
+            Payload::Withdrawal {
+                status: WithdrawalStatus::Requested,
+                ..
+            } if l.archetype == Archetype::BonusHunter => {
+                withdrawals += 1;
+                let soon = claimed
+                    .get(&i)
+                    .is_some_and(|c| c.iter().any(|&c| t - c < 4 * DAY_MS));
+                after_claim += u32::from(soon);
+            }
+            _ => {}
+        }
+    }
+    let share = |a: Archetype| {
+        let [all, near] = tally[&a];
+        f64::from(near) / f64::from(all.max(1))
+    };
+    let (hunters, casual) = (share(Archetype::BonusHunter), share(Archetype::Casual));
+    assert!(
+        hunters > 0.8,
+        "hunters' bets within 3 days of a grant {hunters:.2}"
+    );
+    assert!(casual < 0.5, "casual players' {casual:.2}");
+    assert!(claims > 100, "{claims}");
+    assert!(
+        f64::from(quick) > 0.6 * f64::from(claims),
+        "claimed within 3 h of the grant: {quick}/{claims}"
+    );
+    assert!(withdrawals > 30, "{withdrawals}");
+    assert!(
+        f64::from(after_claim) > 0.8 * f64::from(withdrawals),
+        "withdrawals soon after a claim: {after_claim}/{withdrawals}"
+    );
+    // Low value: less staked per player than a casual player.
+    let staked = |a: Archetype| {
+        let players = pop
+            .labels()
+            .iter()
+            .filter(|l| l.archetype == a && l.fate == Fate::Stable)
+            .count();
+        let total: f64 = events
+            .iter()
+            .filter(|e| pop.labels()[index(e)].archetype == a)
+            .filter(|e| pop.labels()[index(e)].fate == Fate::Stable)
+            .filter_map(|e| match &e.payload {
+                Payload::Deposit {
+                    amount,
+                    status: DepositStatus::Ok,
+                } if amount.currency.as_str() == "EUR" => Some(amount.amount),
+                _ => None,
+            })
+            .sum();
+        total / players as f64
+    };
+    let (h, r) = (staked(Archetype::BonusHunter), staked(Archetype::Regular));
+    assert!(
+        h < 0.5 * r,
+        "deposits per hunter {h:.0}, per regular {r:.0}"
+    );
+}
+
+#[test]
+fn returners_are_silent_while_away_and_play_again_after() {
+    let days = 84;
+    let pop = Population::new(config(53, 4000, days));
+    let end = pop.config().start.as_millis() + i64::from(days) * DAY_MS;
+    let returners: Vec<_> = pop
+        .labels()
+        .iter()
+        .filter(|l| l.fate == Fate::Returns)
+        .collect();
+    assert!(returners.len() > 150, "{}", returners.len());
+    assert!(returners.iter().all(|l| l.fate.drifts()));
+    // Events per returner: before onset (two weeks), and in the two weeks
+    // after coming back.
+    let mut before = HashMap::<usize, u32>::new();
+    let mut after = HashMap::<usize, u32>::new();
+    for e in pop.events() {
+        let i = index(&e);
+        let l = &pop.labels()[i];
+        let (Some(onset), Some(churn), Some(back)) = (l.onset, l.churn_at, l.return_at) else {
+            continue;
+        };
+        assert!(
+            e.ts < churn || e.ts >= back || !by_player(&e.payload),
+            "{} acts while away: {e:?}",
+            l.player_id
+        );
+        if !by_player(&e.payload) {
+            continue;
+        }
+        if e.ts < onset && onset.millis_since(e.ts) <= 14 * DAY_MS {
+            *before.entry(i).or_default() += 1;
+        }
+        if e.ts >= back && e.ts.millis_since(back) < 14 * DAY_MS {
+            *after.entry(i).or_default() += 1;
+        }
+    }
+    // Returners back early enough to be watched for two weeks.
+    let watched: Vec<usize> = returners
+        .iter()
+        .filter(|l| l.return_at.unwrap().as_millis() + 14 * DAY_MS <= end)
+        .filter(|l| l.onset.unwrap().millis_since(pop.config().start) >= 14 * DAY_MS)
+        .map(|l| l.player_id[1..].parse().unwrap())
+        .collect();
+    assert!(watched.len() > 80, "{}", watched.len());
+    let active = watched.iter().filter(|i| after.contains_key(i)).count();
+    assert!(
+        active as f64 > 0.8 * watched.len() as f64,
+        "active after coming back: {active}/{}",
+        watched.len()
+    );
+    let sum = |m: &HashMap<usize, u32>| {
+        watched
+            .iter()
+            .map(|i| m.get(i).copied().unwrap_or(0))
+            .sum::<u32>()
+    };
+    let (b, a) = (sum(&before), sum(&after));
+    // Back at lower intensity at first, but really playing.
+    assert!(
+        f64::from(a) > 0.4 * f64::from(b) && a < b,
+        "two weeks before onset {b} events, two weeks after return {a}"
+    );
+}
+
+#[test]
+fn the_fixture_calendar_is_the_seeds_and_the_brands() {
+    let season_break = |seed: u64| {
+        let pop = Population::new(config(seed, 300, 60));
+        let breaks: Vec<_> = pop
+            .labels()
+            .iter()
+            .filter_map(|l| l.season_break.map(|b| (l.brand.clone(), b)))
+            .collect();
+        assert!(!breaks.is_empty(), "seed {seed}: no seasonal bettor");
+        assert!(
+            breaks.iter().all(|b| b == &breaks[0]),
+            "one break per brand"
+        );
+        breaks[0].1
+    };
+    let breaks: Vec<_> = (1..=12).map(season_break).collect();
+    assert_eq!(breaks, (1..=12).map(season_break).collect::<Vec<_>>());
+    let mut starts: Vec<_> = breaks.iter().map(|b| b.0).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    assert!(
+        starts.len() > 1,
+        "the break moves with the seed: {starts:?}"
+    );
 }

@@ -37,8 +37,10 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     pub events: PathBuf,
     /// Ground truth, one JSON object a line: `player_id`, `brand`, `fate`
-    /// (`stable`, `slow_fade`, `abrupt_leave`), `onset` and `churn_at`
-    /// (RFC 3339, for drifting players), `archetype` (optional).
+    /// (`stable`, `slow_fade`, `abrupt_leave`, `returns`), `onset` and
+    /// `churn_at` (RFC 3339, for drifting players), `return_at` (for
+    /// `returns`, optional), `archetype` (optional); other fields (such as
+    /// `holiday` and `season_break`) are ignored.
     #[arg(long, value_name = "FILE")]
     pub labels: PathBuf,
     /// Configuration file for the engine; built-in defaults when omitted.
@@ -64,7 +66,7 @@ const SWEEP: [f64; 7] = [-20.0, -15.0, -10.0, -5.0, 0.0, 5.0, 10.0];
 
 /// Definitions printed with every report, so a number is never read
 /// without what it means.
-const DEFINITIONS: [(&str, &str); 6] = [
+const DEFINITIONS: [(&str, &str); 7] = [
     (
         "risk_alert",
         "band_change to a worse band, usage_drop or inactivity (recoveries excluded)",
@@ -89,7 +91,15 @@ const DEFINITIONS: [(&str, &str); 6] = [
         "false_alerts_per_1000_per_week",
         "risk alerts on stable players per 1000 player-weeks after their baseline is ready",
     ),
+    (
+        "benign_silence",
+        "a stable player's labelled holiday or season break; its alerts are the risk alerts from its start to 7 days after its end",
+    ),
 ];
+
+/// How long after a benign silence ends its alerts are still put down to it:
+/// a player's baseline takes days to recover from a silent spell.
+const SILENCE_TAIL_MS: i64 = 7 * 86_400_000;
 
 #[derive(Debug, Deserialize)]
 struct LabelLine {
@@ -102,6 +112,12 @@ struct LabelLine {
     onset: Option<String>,
     #[serde(default)]
     churn_at: Option<String>,
+    #[serde(default)]
+    return_at: Option<String>,
+    #[serde(default)]
+    holiday: Option<[String; 2]>,
+    #[serde(default)]
+    season_break: Option<[String; 2]>,
 }
 
 /// One labelled player and what the replay saw of them.
@@ -112,7 +128,12 @@ struct Player {
     churn: Option<(i64, i64)>,
     first_seen: Option<i64>,
     logins: Vec<i64>,
+    /// Benign silences `[from, to)`, by [`SILENCES`] index.
+    silences: [Option<(i64, i64)>; 2],
 }
+
+/// The kinds of benign silence in label files.
+const SILENCES: [&str; 2] = ["holiday", "season_break"];
 
 /// Players by brand, then id: looked up by `&str` without allocating.
 #[derive(Debug, Default)]
@@ -137,26 +158,47 @@ fn read_labels(path: &Path) -> anyhow::Result<(Vec<Player>, Index)> {
         let at = || format!("{}:{}", path.display(), n + 1);
         let l: LabelLine = serde_json::from_str(&line).with_context(at)?;
         let fate = Fate::parse(&l.fate).with_context(|| {
+            let names: Vec<&str> = Fate::ALL.iter().map(|f| f.as_str()).collect();
             format!(
-                "{}: fate {:?} is not one of stable, slow_fade, abrupt_leave",
+                "{}: fate {:?} is not one of {}",
                 at(),
-                l.fate
+                l.fate,
+                names.join(", ")
             )
         })?;
+        let ts = |field: &str, v: &str| -> anyhow::Result<i64> {
+            let t = time::OffsetDateTime::parse(v, &Rfc3339)
+                .with_context(|| format!("{}: `{field}` {v:?} is not an RFC 3339 time", at()))?;
+            Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+        };
         let churn = if fate.drifts() {
-            let ts = |field: &str, v: &Option<String>| -> anyhow::Result<i64> {
+            let need = |field: &str, v: &Option<String>| -> anyhow::Result<i64> {
                 let v = v
                     .as_deref()
                     .with_context(|| format!("{}: a drifting player needs `{field}`", at()))?;
-                let t = time::OffsetDateTime::parse(v, &Rfc3339).with_context(|| {
-                    format!("{}: `{field}` {v:?} is not an RFC 3339 time", at())
-                })?;
-                Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+                ts(field, v)
             };
-            Some((ts("onset", &l.onset)?, ts("churn_at", &l.churn_at)?))
+            Some((need("onset", &l.onset)?, need("churn_at", &l.churn_at)?))
         } else {
             None
         };
+        // Checked so a malformed file is caught; the return itself is not
+        // judged (the player did leave, which is what the alerts are for).
+        if let Some(v) = l.return_at.as_deref().filter(|_| fate == Fate::Returns) {
+            let back = ts("return_at", v)?;
+            if churn.is_some_and(|(_, churn_at)| back < churn_at) {
+                bail!("{}: `return_at` {v} lies before `churn_at`", at());
+            }
+        }
+        let mut silences = [None; 2];
+        for (slot, (field, span)) in silences
+            .iter_mut()
+            .zip(SILENCES.into_iter().zip([&l.holiday, &l.season_break]))
+        {
+            if let Some([from, to]) = span {
+                *slot = Some((ts(field, from)?, ts(field, to)?));
+            }
+        }
         let idx = players.len() as u32;
         let by_id = index.0.entry(l.brand).or_default();
         if by_id.insert(l.player_id.clone(), idx).is_some() {
@@ -168,6 +210,7 @@ fn read_labels(path: &Path) -> anyhow::Result<(Vec<Player>, Index)> {
             churn,
             first_seen: None,
             logins: Vec::new(),
+            silences,
         });
     }
     Ok((players, index))
@@ -258,6 +301,15 @@ struct Group {
     by_kind: BTreeMap<&'static str, u64>,
 }
 
+/// Stable players with one kind of benign silence, and the alerts it drew.
+#[derive(Debug, Default, Serialize)]
+struct Silence {
+    players: u64,
+    /// Of those, alerted during the silence or within 7 days after it.
+    alerted: u64,
+    alerts: u64,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
     definitions: BTreeMap<&'static str, &'static str>,
@@ -274,6 +326,8 @@ struct Report {
     /// abrupt leaver is gone days after the bad experience, so their lead
     /// time is short by nature.
     by_fate: BTreeMap<&'static str, Metrics>,
+    /// False alerts put down to holidays and season breaks.
+    benign_silence: BTreeMap<&'static str, Silence>,
     /// Players alerted by the score, by fate then archetype.
     alerted_by_group: BTreeMap<String, BTreeMap<String, Group>>,
     sweep: Vec<SweepRow>,
@@ -474,7 +528,7 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
     }
 
     let mut by_fate = BTreeMap::new();
-    for fate in [Fate::SlowFade, Fate::AbruptLeave] {
+    for fate in Fate::ALL.into_iter().filter(|f| f.drifts()) {
         let (t, a): (Vec<Truth>, Vec<Vec<i64>>) = players
             .iter()
             .zip(&truth)
@@ -483,6 +537,27 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
             .map(|((_, t), a)| (*t, a.clone()))
             .unzip();
         by_fate.insert(fate.as_str(), metrics::evaluate(&t, &a, end));
+    }
+
+    let mut benign_silence = BTreeMap::new();
+    for (k, kind) in SILENCES.into_iter().enumerate() {
+        let mut s = Silence::default();
+        for (p, a) in players.iter().zip(&runs[main].alerts) {
+            let Some((from, to)) = p.silences[k] else {
+                continue;
+            };
+            if p.fate.drifts() || p.first_seen.is_none() {
+                continue;
+            }
+            s.players += 1;
+            let n = a
+                .iter()
+                .filter(|&&t| t >= from && t < to + SILENCE_TAIL_MS && t <= end)
+                .count() as u64;
+            s.alerts += n;
+            s.alerted += u64::from(n > 0);
+        }
+        benign_silence.insert(kind, s);
     }
 
     let sweep = runs
@@ -506,6 +581,7 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
             .map(|(k, &(n, sum))| (*k, (n, sum / n.max(1) as f64)))
             .collect(),
         by_fate,
+        benign_silence,
         alerted_by_group,
         sweep,
     };
@@ -600,6 +676,21 @@ fn write_table(r: &Report, w: &mut impl Write) -> io::Result<()> {
             m.churners
         )?;
     }
+    let silences: Vec<String> = r
+        .benign_silence
+        .iter()
+        .map(|(k, s)| {
+            format!(
+                "{k} {}/{} players alerted ({} alerts)",
+                s.alerted, s.players, s.alerts
+            )
+        })
+        .collect();
+    writeln!(
+        w,
+        "score during benign silence (stable players, to 7 days after): {}",
+        silences.join(", ")
+    )?;
     writeln!(w)?;
     writeln!(w, "band threshold sweep (score):")?;
     writeln!(
@@ -667,4 +758,55 @@ fn write_table(r: &Report, w: &mut impl Write) -> io::Result<()> {
         "  false/kw: false alerts per 1000 healthy players per week"
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(lines: &[&str]) -> anyhow::Result<Vec<Player>> {
+        let path = std::env::temp_dir().join(format!(
+            "vigil-eval-labels-{}-{}.jsonl",
+            std::process::id(),
+            lines.len()
+        ));
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let read = read_labels(&path).map(|(players, _)| players);
+        let _ = std::fs::remove_file(&path);
+        read
+    }
+
+    #[test]
+    fn label_files_old_and_new_are_read() {
+        let players = labels(&[
+            // As `vigil gen` wrote them before returners and season breaks.
+            r#"{"player_id":"p1","brand":"b","fate":"stable","holiday":null}"#,
+            r#"{"player_id":"p2","brand":"b","fate":"slow_fade","onset":"2026-09-20T00:00:00Z","churn_at":"2026-10-05T00:00:00Z"}"#,
+            // And now.
+            r#"{"player_id":"p3","brand":"b","archetype":"seasonal","fate":"returns","onset":"2026-09-20T00:00:00Z","churn_at":"2026-09-25T00:00:00Z","return_at":"2026-10-15T00:00:00Z","season_break":["2026-09-28T00:00:00Z","2026-10-10T00:00:00Z"]}"#,
+        ])
+        .unwrap();
+        let fates: Vec<Fate> = players.iter().map(|p| p.fate).collect();
+        assert_eq!(fates, [Fate::Stable, Fate::SlowFade, Fate::Returns]);
+        // A returner is judged as the churner he was: onset to churn_at.
+        let day = |d: i64| 1_788_220_800_000 + d * 86_400_000;
+        assert_eq!(players[2].churn, Some((day(19), day(24))));
+        assert_eq!(players[2].archetype, "seasonal");
+        assert_eq!(players[2].silences, [None, Some((day(27), day(39)))]);
+        assert_eq!(players[0].silences, [None, None]);
+    }
+
+    #[test]
+    fn bad_returns_are_refused_with_the_line() {
+        let err = labels(&[
+            r#"{"player_id":"p3","brand":"b","fate":"returns","onset":"2026-09-20T00:00:00Z","churn_at":"2026-09-25T00:00:00Z","return_at":"2026-09-22T00:00:00Z"}"#,
+        ])
+        .unwrap_err();
+        assert!(format!("{err:#}").contains(":1: `return_at`"), "{err:#}");
+        let err = labels(&[r#"{"player_id":"p","brand":"b","fate":"gone"}"#]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("stable, slow_fade, abrupt_leave, returns"),
+            "{err:#}"
+        );
+    }
 }

@@ -110,7 +110,11 @@ fn main() -> ExitCode {
             });
             runtime()?.block_on(demo::run(args, cfg))
         }),
-        Command::Gen(args) => generate::run(&args),
+        Command::Gen(args) => {
+            // Progress goes to stderr; stdout may be the event stream.
+            init_logging(&config::LogConfig::default());
+            generate::run(&args)
+        }
         Command::Eval(args) => load_config(args.config.as_deref()).and_then(|cfg| {
             init_logging(&cfg.log);
             eval::run(&args, cfg)

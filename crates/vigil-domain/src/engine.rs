@@ -32,6 +32,9 @@ use crate::time::{DAY_MS, Timestamp, duration_ms};
 use crate::value::{self, Value};
 use crate::window::Span;
 
+mod store;
+use store::ChunkedVec;
+
 /// Counters the edge turns into metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {
@@ -189,7 +192,8 @@ pub struct Engine {
     rates: RateTable,
     friction: FrictionSecs,
     lateness_ms: i64,
-    players: Vec<Player>,
+    /// In chunks, so reserved memory grows linearly with the population.
+    players: ChunkedVec<Player>,
     index: HashTable<u32>,
     brands: Vec<Box<str>>,
     brand_index: hashbrown::HashMap<Box<str>, u16>,
@@ -249,7 +253,7 @@ impl Engine {
             cfg,
             rates,
             friction,
-            players: Vec::new(),
+            players: ChunkedVec::default(),
             index: HashTable::new(),
             brands: Vec::new(),
             brand_index: hashbrown::HashMap::new(),
@@ -495,11 +499,10 @@ impl Engine {
             return Ok(i);
         }
         let bid = self.brand_id(brand)?;
-        let idx = self.players.len() as u32;
-        self.players.push(Player {
+        let idx = self.players.push(Player {
             id: compact_str::CompactString::new(player_id),
             state: PlayerState::new(t.compact(), bid),
-        });
+        }) as u32;
         let players = &self.players;
         self.index
             .insert_unique(index_hash(bid, player_id), idx, |&i| {

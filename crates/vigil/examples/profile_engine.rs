@@ -19,6 +19,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use vigil_domain::{Engine, EngineConfig, Timestamp};
 use vigil_sim::{Population, SimConfig};
 
+/// CPU time of this thread so far, in seconds (Linux `schedstat`): on a
+/// shared machine the wall clock counts other processes' turns too.
+fn cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let players: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
@@ -54,6 +62,7 @@ fn main() {
         let events = events.clone();
         let end = events.last().map(|e| e.ts);
         let start = Instant::now();
+        let cpu_start = cpu_secs();
         for e in events {
             let _ = engine.ingest(e, &mut out);
             if digest {
@@ -82,9 +91,11 @@ fn main() {
             }
         }
         let secs = start.elapsed().as_secs_f64();
+        let cpu = cpu_secs().zip(cpu_start).map(|(b, a)| b - a);
         println!(
-            "{n} events, {players} players: {:.0} events/s; {:?}",
+            "{n} events, {players} players: {:.0} events/s, {:.0} per CPU second; {:?}",
             n as f64 / secs,
+            cpu.map_or(f64::NAN, |c| n as f64 / c),
             engine.stats()
         );
         if digest {

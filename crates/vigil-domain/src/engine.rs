@@ -9,8 +9,8 @@
 //! fire in between, so the same events give the same outputs however they
 //! were interleaved within the allowed lateness.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, VecDeque};
 
 use hashbrown::HashTable;
 use xxhash_rust::xxh3::xxh3_64;
@@ -202,7 +202,11 @@ pub struct Engine {
     spare_buckets: Vec<Vec<u32>>,
     /// Scratch space for the firing order of one bucket.
     timer_order: Vec<(u64, u32)>,
-    pending: BinaryHeap<Reverse<Staged>>,
+    /// The reorder buffer, in `Staged` order (equal keys in arrival
+    /// order). Events mostly arrive in time order, so staging one is
+    /// usually a push at the back and releasing one a pop at the front,
+    /// where a binary heap moved each event through its levels both ways.
+    pending: VecDeque<Staged>,
     /// The CRM's profiles, joined to alerts and offers.
     profiles: SharedProfiles,
     /// The offer rules, parsed.
@@ -260,7 +264,7 @@ impl Engine {
             timers: BTreeMap::new(),
             spare_buckets: Vec::new(),
             timer_order: Vec::new(),
-            pending: BinaryHeap::new(),
+            pending: VecDeque::new(),
             max_seen: Timestamp::MIN,
             clock: Timestamp::MIN,
             stats: EngineStats::default(),
@@ -366,7 +370,7 @@ impl Engine {
                 let now = self.clock;
                 self.apply(staged, now, out)?;
             } else {
-                self.pending.push(Reverse(staged));
+                self.stage(staged);
             }
         }
         self.max_seen = self.max_seen.max(event.ts);
@@ -430,13 +434,19 @@ impl Engine {
         })
     }
 
+    /// Puts an event into the reorder buffer, after any equal to it.
+    fn stage(&mut self, s: Staged) {
+        if self.pending.back().is_none_or(|b| *b <= s) {
+            self.pending.push_back(s);
+        } else {
+            let at = self.pending.partition_point(|p| *p <= s);
+            self.pending.insert(at, s);
+        }
+    }
+
     fn release(&mut self, watermark: Timestamp, out: &mut Vec<Output>) {
-        while self
-            .pending
-            .peek()
-            .is_some_and(|Reverse(s)| s.ts <= watermark)
-        {
-            let Some(Reverse(staged)) = self.pending.pop() else {
+        while self.pending.front().is_some_and(|s| s.ts <= watermark) {
+            let Some(staged) = self.pending.pop_front() else {
                 break;
             };
             // A reply at the very second a check is due is in time.
@@ -809,7 +819,7 @@ impl Engine {
             });
         }
         if !self.pending.is_empty() {
-            for Reverse(s) in self.pending.iter() {
+            for s in self.pending.iter() {
                 if s.seq > self.taken_seq {
                     let key = (s.brand.as_str(), s.player_id.as_str());
                     if !slots.contains_key(&key) {
@@ -826,7 +836,7 @@ impl Engine {
                 }
             }
             if out.len() > start {
-                for Reverse(s) in self.pending.iter() {
+                for s in self.pending.iter() {
                     if let Some(&slot) = slots.get(&(s.brand.as_str(), s.player_id.as_str())) {
                         out[slot].pending.push(Pending {
                             ts: s.ts,
@@ -872,14 +882,14 @@ impl Engine {
             pending,
         } = rec;
         for p in pending {
-            self.pending.push(Reverse(Staged {
+            self.stage(Staged {
                 ts: p.ts,
                 id_hash: p.id_hash,
                 player_id: player_id.clone(),
                 brand: brand.clone(),
                 fact: p.fact,
                 seq: 0,
-            }));
+            });
         }
         if let Some(state) = state {
             self.import(PlayerSnapshot {

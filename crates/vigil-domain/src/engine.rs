@@ -194,6 +194,13 @@ pub struct Engine {
     lateness_ms: i64,
     /// In chunks, so reserved memory grows linearly with the population.
     players: ChunkedVec<Player>,
+    /// Per player, dense beside the records: the identity hash that orders
+    /// timers ([`player_hash`]) and when its live timer is due (a copy of
+    /// `PlayerState::next_due`). Firing a minute's timers reads only these
+    /// to skip stale entries (about half of them) and to order the live
+    /// ones, instead of two cache misses on a 400-byte record per entry.
+    timer_keys: ChunkedVec<u64>,
+    timer_due: ChunkedVec<u32>,
     index: HashTable<u32>,
     brands: Vec<Box<str>>,
     brand_index: hashbrown::HashMap<Box<str>, u16>,
@@ -258,6 +265,8 @@ impl Engine {
             rates,
             friction,
             players: ChunkedVec::default(),
+            timer_keys: ChunkedVec::default(),
+            timer_due: ChunkedVec::default(),
             index: HashTable::new(),
             brands: Vec::new(),
             brand_index: hashbrown::HashMap::new(),
@@ -513,6 +522,8 @@ impl Engine {
             id: compact_str::CompactString::new(player_id),
             state: PlayerState::new(t.compact(), bid),
         }) as u32;
+        self.timer_keys.push(player_hash(brand, player_id));
+        self.timer_due.push(0);
         let players = &self.players;
         self.index
             .insert_unique(index_hash(bid, player_id), idx, |&i| {
@@ -705,14 +716,7 @@ impl Engine {
                 break;
             }
             let mut checks = entry.remove();
-            checks.sort_by_key(|c| {
-                let p = &self.players[c.player as usize];
-                (
-                    player_hash(&self.brands[p.state.brand as usize], &p.id),
-                    c.ticket,
-                    c.resolution,
-                )
-            });
+            checks.sort_by_key(|c| (self.timer_keys[c.player as usize], c.ticket, c.resolution));
             for c in checks {
                 self.check_sla(c, due, out);
             }
@@ -903,7 +907,9 @@ impl Engine {
 
     fn schedule(&mut self, idx: u32, due_secs: u32) {
         let minute = due_secs.div_ceil(TIMER_GRAIN_SECS);
-        self.players[idx as usize].state.next_due = minute.saturating_mul(TIMER_GRAIN_SECS);
+        let due = minute.saturating_mul(TIMER_GRAIN_SECS);
+        self.players[idx as usize].state.next_due = due;
+        self.timer_due[idx as usize] = due;
         let spare = &mut self.spare_buckets;
         self.timers
             .entry(minute)
@@ -930,11 +936,8 @@ impl Engine {
             order.extend(
                 bucket
                     .iter()
-                    .filter(|&&i| self.players[i as usize].state.next_due == due)
-                    .map(|&i| {
-                        let p = &self.players[i as usize];
-                        (player_hash(&self.brands[p.state.brand as usize], &p.id), i)
-                    }),
+                    .filter(|&&i| self.timer_due[i as usize] == due)
+                    .map(|&i| (self.timer_keys[i as usize], i)),
             );
             order.sort_unstable();
             order.dedup();
@@ -943,7 +946,7 @@ impl Engine {
                 self.spare_buckets.push(bucket);
             }
             for &(_, idx) in &order {
-                if self.players[idx as usize].state.next_due == due {
+                if self.timer_due[idx as usize] == due {
                     self.on_timer(idx, due, out);
                 }
             }
@@ -978,6 +981,7 @@ impl Engine {
         if now.saturating_sub(self.players[idx as usize].state.last_event) > DORMANT_AFTER_SECS {
             // Dormant: no live timer until the player's next event.
             self.players[idx as usize].state.next_due = 0;
+            self.timer_due[idx as usize] = 0;
             return;
         }
         let st = &self.players[idx as usize].state;

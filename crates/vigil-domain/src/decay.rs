@@ -84,18 +84,46 @@ impl Decayed {
 
     /// (short, long) rates per 7 days as seen at `t` (at or after `self.at`).
     pub fn weekly_rates(&self, c: Counter, t: u32) -> (f64, f64) {
-        let (fs, fl) = factors(t.saturating_sub(self.at) as f64);
-        let s = self.short[c as usize] as f64 * fs;
-        let l = self.long[c as usize] as f64 * fl;
-        (s * 7.0 / SHORT_TAU_DAYS, l * 7.0 / LONG_TAU_DAYS)
+        self.seen_at(t).weekly_rates(c)
     }
 
     /// (short, long) raw counter values as seen at `t`.
     pub fn values(&self, c: Counter, t: u32) -> (f64, f64) {
+        self.seen_at(t).values(c)
+    }
+
+    /// Every counter as seen at `t`, for reading several: the two decay
+    /// factors (two `exp` calls) are computed once instead of per counter.
+    pub fn seen_at(&self, t: u32) -> SeenAt<'_> {
         let (fs, fl) = factors(t.saturating_sub(self.at) as f64);
+        SeenAt {
+            decayed: self,
+            fs,
+            fl,
+        }
+    }
+}
+
+/// [`Decayed`] read at one time; see [`Decayed::seen_at`].
+#[derive(Debug, Clone, Copy)]
+pub struct SeenAt<'a> {
+    decayed: &'a Decayed,
+    fs: f64,
+    fl: f64,
+}
+
+impl SeenAt<'_> {
+    /// (short, long) rates per 7 days.
+    pub fn weekly_rates(&self, c: Counter) -> (f64, f64) {
+        let (s, l) = self.values(c);
+        (s * 7.0 / SHORT_TAU_DAYS, l * 7.0 / LONG_TAU_DAYS)
+    }
+
+    /// (short, long) raw counter values.
+    pub fn values(&self, c: Counter) -> (f64, f64) {
         (
-            self.short[c as usize] as f64 * fs,
-            self.long[c as usize] as f64 * fl,
+            self.decayed.short[c as usize] as f64 * self.fs,
+            self.decayed.long[c as usize] as f64 * self.fl,
         )
     }
 }

@@ -9,8 +9,8 @@
 //! fire in between, so the same events give the same outputs however they
 //! were interleaved within the allowed lateness.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, VecDeque};
 
 use hashbrown::HashTable;
 use xxhash_rust::xxh3::xxh3_64;
@@ -31,6 +31,9 @@ use crate::state::{Fact, FrictionSecs, PlayerState};
 use crate::time::{DAY_MS, Timestamp, duration_ms};
 use crate::value::{self, Value};
 use crate::window::Span;
+
+mod store;
+use store::ChunkedVec;
 
 /// Counters the edge turns into metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -125,6 +128,9 @@ struct Staged {
     /// When it was staged, in the engine's staging count: tells which
     /// staged events [`Engine::take_changes`] has not handed out yet.
     seq: u64,
+    /// The player's index, once looked up ahead of release (see
+    /// [`LOOKAHEAD`]); `None` also for a player not yet known then.
+    idx: Option<u32>,
 }
 
 impl Staged {
@@ -161,6 +167,36 @@ const TIMER_GRAIN_SECS: u32 = 60;
 /// window is empty and their last alerts have long fired.
 const DORMANT_AFTER_SECS: u32 = 2 * WINDOW_DAYS as u32 * 86_400;
 
+/// Timers of a minute are fired in batches of this many players, each
+/// batch's records read in one go first (see [`touch`]).
+const WARM_BATCH: usize = 64;
+
+/// How many events ahead of the one being released the reorder buffer's
+/// players are looked up (see [`Engine::look_ahead`]).
+const LOOKAHEAD: usize = 8;
+
+/// Reads a field in each 64-byte stretch of a player's record. Called for
+/// a batch of players before any of them is scored: the loads do not
+/// depend on each other, so their cache misses overlap, where scoring
+/// player after player waited for each record's misses in turn (at 100k
+/// players the records no longer fit in cache). Which fields is a guess at
+/// the layout; a wrong guess costs a little speed, never a result.
+fn touch(p: &Player) -> u64 {
+    let s = &p.state;
+    let w = &s.window;
+    (p.id.len() as u64)
+        ^ u64::from(s.cooldowns.band_change_at)
+        ^ u64::from(w.stake_cents[0])
+        ^ u64::from(w.stake_cents[WINDOW_DAYS / 2])
+        ^ u64::from(w.bets[0])
+        ^ u64::from(w.bets[WINDOW_DAYS - 1])
+        ^ u64::from(w.visits[WINDOW_DAYS - 1])
+        ^ u64::from(s.decayed.at)
+        ^ u64::from(s.last_event)
+        ^ u64::from(s.verdict.evaluated_at)
+        ^ u64::from(s.brand)
+}
+
 /// Profile of players the CRM sent none for.
 static NO_PROFILE: Profile = Profile {
     tier: Tier::Regular,
@@ -189,7 +225,15 @@ pub struct Engine {
     rates: RateTable,
     friction: FrictionSecs,
     lateness_ms: i64,
-    players: Vec<Player>,
+    /// In chunks, so reserved memory grows linearly with the population.
+    players: ChunkedVec<Player>,
+    /// Per player, dense beside the records: the identity hash that orders
+    /// timers ([`player_hash`]) and when its live timer is due (a copy of
+    /// `PlayerState::next_due`). Firing a minute's timers reads only these
+    /// to skip stale entries (about half of them) and to order the live
+    /// ones, instead of two cache misses on a 400-byte record per entry.
+    timer_keys: ChunkedVec<u64>,
+    timer_due: ChunkedVec<u32>,
     index: HashTable<u32>,
     brands: Vec<Box<str>>,
     brand_index: hashbrown::HashMap<Box<str>, u16>,
@@ -198,7 +242,11 @@ pub struct Engine {
     spare_buckets: Vec<Vec<u32>>,
     /// Scratch space for the firing order of one bucket.
     timer_order: Vec<(u64, u32)>,
-    pending: BinaryHeap<Reverse<Staged>>,
+    /// The reorder buffer, in `Staged` order (equal keys in arrival
+    /// order). Events mostly arrive in time order, so staging one is
+    /// usually a push at the back and releasing one a pop at the front,
+    /// where a binary heap moved each event through its levels both ways.
+    pending: VecDeque<Staged>,
     /// The CRM's profiles, joined to alerts and offers.
     profiles: SharedProfiles,
     /// The offer rules, parsed.
@@ -249,14 +297,16 @@ impl Engine {
             cfg,
             rates,
             friction,
-            players: Vec::new(),
+            players: ChunkedVec::default(),
+            timer_keys: ChunkedVec::default(),
+            timer_due: ChunkedVec::default(),
             index: HashTable::new(),
             brands: Vec::new(),
             brand_index: hashbrown::HashMap::new(),
             timers: BTreeMap::new(),
             spare_buckets: Vec::new(),
             timer_order: Vec::new(),
-            pending: BinaryHeap::new(),
+            pending: VecDeque::new(),
             max_seen: Timestamp::MIN,
             clock: Timestamp::MIN,
             stats: EngineStats::default(),
@@ -356,13 +406,14 @@ impl Engine {
                 brand: event.brand,
                 fact,
                 seq: self.staged_seq,
+                idx: None,
             };
             if staged.ts <= self.clock && self.clock > Timestamp::MIN {
                 self.stats.late += 1;
                 let now = self.clock;
                 self.apply(staged, now, out)?;
             } else {
-                self.pending.push(Reverse(staged));
+                self.stage(staged);
             }
         }
         self.max_seen = self.max_seen.max(event.ts);
@@ -426,15 +477,43 @@ impl Engine {
         })
     }
 
+    /// Puts an event into the reorder buffer, after any equal to it.
+    fn stage(&mut self, s: Staged) {
+        if self.pending.back().is_none_or(|b| *b <= s) {
+            self.pending.push_back(s);
+        } else {
+            let at = self.pending.partition_point(|p| *p <= s);
+            self.pending.insert(at, s);
+        }
+    }
+
+    /// Looks up the player of the event [`LOOKAHEAD`] places behind the
+    /// one being released and reads its record, so by the time that event
+    /// is applied its record is in cache: the misses of the record's
+    /// other lines happen in parallel now instead of one after another
+    /// while it is applied and scored.
+    fn look_ahead(&mut self) {
+        let Some(s) = self.pending.get(LOOKAHEAD) else {
+            return;
+        };
+        if s.idx.is_some() {
+            return;
+        }
+        let idx = self.find(&s.brand, &s.player_id);
+        if let Some(i) = idx {
+            std::hint::black_box(touch(&self.players[i as usize]));
+        }
+        if let Some(s) = self.pending.get_mut(LOOKAHEAD) {
+            s.idx = idx;
+        }
+    }
+
     fn release(&mut self, watermark: Timestamp, out: &mut Vec<Output>) {
-        while self
-            .pending
-            .peek()
-            .is_some_and(|Reverse(s)| s.ts <= watermark)
-        {
-            let Some(Reverse(staged)) = self.pending.pop() else {
+        while self.pending.front().is_some_and(|s| s.ts <= watermark) {
+            let Some(staged) = self.pending.pop_front() else {
                 break;
             };
+            self.look_ahead();
             // A reply at the very second a check is due is in time.
             self.fire_sla(staged.ts.compact().saturating_sub(1), out);
             self.fire_timers(staged.ts, out);
@@ -495,11 +574,12 @@ impl Engine {
             return Ok(i);
         }
         let bid = self.brand_id(brand)?;
-        let idx = self.players.len() as u32;
-        self.players.push(Player {
+        let idx = self.players.push(Player {
             id: compact_str::CompactString::new(player_id),
             state: PlayerState::new(t.compact(), bid),
-        });
+        }) as u32;
+        self.timer_keys.push(player_hash(brand, player_id));
+        self.timer_due.push(0);
         let players = &self.players;
         self.index
             .insert_unique(index_hash(bid, player_id), idx, |&i| {
@@ -514,7 +594,11 @@ impl Engine {
     }
 
     fn apply(&mut self, s: Staged, now: Timestamp, out: &mut Vec<Output>) -> Result<(), Reject> {
-        let idx = self.find_or_insert(&s.brand, &s.player_id, s.ts)?;
+        // Players are never removed, so an index looked up ahead holds.
+        let idx = match s.idx {
+            Some(i) => i,
+            None => self.find_or_insert(&s.brand, &s.player_id, s.ts)?,
+        };
         self.mark_changed(idx);
         let state = &mut self.players[idx as usize].state;
         if !state.recent_ids.insert(s.id_hash) {
@@ -692,14 +776,7 @@ impl Engine {
                 break;
             }
             let mut checks = entry.remove();
-            checks.sort_by_key(|c| {
-                let p = &self.players[c.player as usize];
-                (
-                    player_hash(&self.brands[p.state.brand as usize], &p.id),
-                    c.ticket,
-                    c.resolution,
-                )
-            });
+            checks.sort_by_key(|c| (self.timer_keys[c.player as usize], c.ticket, c.resolution));
             for c in checks {
                 self.check_sla(c, due, out);
             }
@@ -806,7 +883,7 @@ impl Engine {
             });
         }
         if !self.pending.is_empty() {
-            for Reverse(s) in self.pending.iter() {
+            for s in self.pending.iter() {
                 if s.seq > self.taken_seq {
                     let key = (s.brand.as_str(), s.player_id.as_str());
                     if !slots.contains_key(&key) {
@@ -823,7 +900,7 @@ impl Engine {
                 }
             }
             if out.len() > start {
-                for Reverse(s) in self.pending.iter() {
+                for s in self.pending.iter() {
                     if let Some(&slot) = slots.get(&(s.brand.as_str(), s.player_id.as_str())) {
                         out[slot].pending.push(Pending {
                             ts: s.ts,
@@ -869,14 +946,15 @@ impl Engine {
             pending,
         } = rec;
         for p in pending {
-            self.pending.push(Reverse(Staged {
+            self.stage(Staged {
                 ts: p.ts,
                 id_hash: p.id_hash,
                 player_id: player_id.clone(),
                 brand: brand.clone(),
                 fact: p.fact,
                 seq: 0,
-            }));
+                idx: None,
+            });
         }
         if let Some(state) = state {
             self.import(PlayerSnapshot {
@@ -890,7 +968,9 @@ impl Engine {
 
     fn schedule(&mut self, idx: u32, due_secs: u32) {
         let minute = due_secs.div_ceil(TIMER_GRAIN_SECS);
-        self.players[idx as usize].state.next_due = minute.saturating_mul(TIMER_GRAIN_SECS);
+        let due = minute.saturating_mul(TIMER_GRAIN_SECS);
+        self.players[idx as usize].state.next_due = due;
+        self.timer_due[idx as usize] = due;
         let spare = &mut self.spare_buckets;
         self.timers
             .entry(minute)
@@ -917,11 +997,8 @@ impl Engine {
             order.extend(
                 bucket
                     .iter()
-                    .filter(|&&i| self.players[i as usize].state.next_due == due)
-                    .map(|&i| {
-                        let p = &self.players[i as usize];
-                        (player_hash(&self.brands[p.state.brand as usize], &p.id), i)
-                    }),
+                    .filter(|&&i| self.timer_due[i as usize] == due)
+                    .map(|&i| (self.timer_keys[i as usize], i)),
             );
             order.sort_unstable();
             order.dedup();
@@ -929,9 +1006,15 @@ impl Engine {
             if self.spare_buckets.len() < 1024 {
                 self.spare_buckets.push(bucket);
             }
-            for &(_, idx) in &order {
-                if self.players[idx as usize].state.next_due == due {
-                    self.on_timer(idx, due, out);
+            for batch in order.chunks(WARM_BATCH) {
+                let warm = batch.iter().fold(0u64, |acc, &(_, idx)| {
+                    acc.wrapping_add(touch(&self.players[idx as usize]))
+                });
+                std::hint::black_box(warm);
+                for &(_, idx) in batch {
+                    if self.timer_due[idx as usize] == due {
+                        self.on_timer(idx, due, out);
+                    }
                 }
             }
             self.timer_order = order;
@@ -965,6 +1048,7 @@ impl Engine {
         if now.saturating_sub(self.players[idx as usize].state.last_event) > DORMANT_AFTER_SECS {
             // Dormant: no live timer until the player's next event.
             self.players[idx as usize].state.next_due = 0;
+            self.timer_due[idx as usize] = 0;
             return;
         }
         let st = &self.players[idx as usize].state;

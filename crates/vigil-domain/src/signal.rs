@@ -255,6 +255,7 @@ const DAY_CV: f64 = 0.5;
 /// Reads every signal of `state` at `now` and weighs them.
 pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCard {
     let t = now.compact();
+    let decayed = state.decayed.seen_at(t);
     let history_days = (now.millis_since(Timestamp::from_compact(state.first_seen)) as f64
         / DAY_MS as f64)
         .max(0.0);
@@ -353,7 +354,7 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
         }
 
         // Monetary: stake and deposits per week, in reporting currency units.
-        let (dep_s, dep_l) = state.decayed.weekly_rates(Counter::Deposits, t);
+        let (dep_s, dep_l) = decayed.weekly_rates(Counter::Deposits);
         let v = recent.stake_cents / 100.0 * per_week_recent + dep_s;
         let b = base.stake_cents / 100.0 * per_week_base + dep_l;
         if v > 0.0 || b > 0.0 {
@@ -399,8 +400,8 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     }
 
     // Support friction.
-    let (tk_s, tk_l) = state.decayed.weekly_rates(Counter::TicketsOpened, t);
-    let (sl_s, sl_l) = state.decayed.weekly_rates(Counter::SlowTickets, t);
+    let (tk_s, tk_l) = decayed.weekly_rates(Counter::TicketsOpened);
+    let (sl_s, sl_l) = decayed.weekly_rates(Counter::SlowTickets);
     let overdue = state
         .friction()
         .tickets
@@ -415,7 +416,7 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     }
 
     // Payment friction.
-    let (pf_s, pf_l) = state.decayed.weekly_rates(Counter::PaymentFailures, t);
+    let (pf_s, pf_l) = decayed.weekly_rates(Counter::PaymentFailures);
     let pending = state
         .friction()
         .withdrawals
@@ -430,8 +431,8 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     }
 
     // Communication fade: open rate, recent vs usual.
-    let (sent_s, sent_l) = state.decayed.values(Counter::MessagesSent, t);
-    let (eng_s, eng_l) = state.decayed.values(Counter::MessagesEngaged, t);
+    let (sent_s, sent_l) = decayed.values(Counter::MessagesSent);
+    let (eng_s, eng_l) = decayed.values(Counter::MessagesEngaged);
     if sent_s >= 1.0 && sent_l >= 2.0 && eng_l > 0.0 {
         let (v, b) = ((eng_s / sent_s).min(1.0), (eng_l / sent_l).min(1.0));
         readings[6] = Some(Reading {

@@ -104,7 +104,8 @@ fn main() {
         .set("bootstrap.servers", &bootstrap)
         .set("group.id", format!("bench-raw-{run}"))
         .set("fetch.wait.max.ms", "10")
-        .set("fetch.queue.backoff.ms", "0")
+        // The same fetch settings as the pipeline's consumer.
+        .set("fetch.queue.backoff.ms", "10")
         .create()
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
@@ -167,10 +168,15 @@ fn main() {
             idle_advance: Duration::ZERO,
             publish_scores: std::env::var_os("NO_SCORES").is_none(),
             state_rebuild,
+            max_batch: std::env::var("VIGIL_PIPELINE__MAX_BATCH")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(PipelineConfig::default().max_batch),
             ..PipelineConfig::default()
         },
         engine: vigil_domain::EngineConfig::default(),
     };
+    let settings_max_batch = settings.pipeline.max_batch;
     let health = Arc::new(Health::default());
     let stop = CancellationToken::new();
     let worker = {
@@ -211,6 +217,7 @@ fn main() {
         n as f64 / load_secs
     );
     println!("state_rebuild:          {state_rebuild:?}");
+    println!("max_batch:              {}", settings_max_batch);
     println!("raw consume:            {raw_rate:.0} events/s");
     println!(
         "vigil consume+score+publish: {vigil_rate:.0} events/s ({:.2} of raw)",

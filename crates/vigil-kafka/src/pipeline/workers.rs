@@ -14,7 +14,8 @@
 //! on the loop's thread.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rdkafka::message::{BorrowedMessage, Message};
@@ -66,7 +67,6 @@ pub(super) struct Work<'a> {
     pub(super) records: Vec<OutRecord>,
     pub(super) tally: Tally,
     outputs: Vec<Output>,
-    done: bool,
 }
 
 impl<'a> Work<'a> {
@@ -79,13 +79,11 @@ impl<'a> Work<'a> {
             records: Vec::new(),
             tally: Tally::default(),
             outputs: Vec::new(),
-            done: false,
         }
     }
 
     /// Applies this partition's decoded messages, in order.
     fn run(&mut self, chunk: &[BorrowedMessage<'_>], sinks: &Sinks, use_changelog: bool) {
-        self.done = true;
         if self.messages.is_empty() {
             return;
         }
@@ -115,8 +113,51 @@ fn decode(msg: &BorrowedMessage<'_>, encoding: Encoding) -> Result<PlayerEvent, 
     }
 }
 
+/// Messages one thread decodes at a time.
+const DECODE_BLOCK: usize = 256;
+
+/// Runs `f` on every unit on up to `threads` threads (this one included),
+/// each thread taking the next unit nobody has claimed yet, so a thread
+/// that starts late (the machine busy with other work) simply takes fewer
+/// and nobody waits on it for long.
+pub(super) fn spread<T: Send>(units: &mut [T], threads: usize, f: impl Fn(&mut T) + Sync) {
+    let threads = threads.min(units.len());
+    if threads <= 1 {
+        units.iter_mut().for_each(f);
+        return;
+    }
+    let cells: Vec<Mutex<&mut T>> = units.iter_mut().map(Mutex::new).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        while let Some(cell) = cells.get(next.fetch_add(1, Ordering::Relaxed)) {
+            // Each cell is claimed once: the lock is never contended.
+            f(&mut cell.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            let spawned = std::thread::Builder::new()
+                .name("vigil-worker".into())
+                .spawn_scoped(s, work);
+            if let Err(e) = spawned {
+                // The threads that did start (this one at least) take
+                // every unit.
+                tracing::warn!(error = %e, "cannot start a pipeline worker thread");
+            }
+        }
+        work();
+    });
+}
+
+/// A block of consecutive messages and their decoded events (`None` for
+/// a message of a partition not owned).
+struct Block {
+    start: usize,
+    events: Vec<Option<Result<PlayerEvent, Reject>>>,
+}
+
 /// Decodes the chunk's messages (`owner[i]` is the share message `i`
-/// belongs to) and hands each share its events.
+/// belongs to) and hands each share its events, in order.
 fn decode_all(
     work: &mut [Work<'_>],
     chunk: &[BorrowedMessage<'_>],
@@ -124,47 +165,32 @@ fn decode_all(
     threads: usize,
 ) {
     let encodings: Vec<Encoding> = work.iter().map(|w| w.part.encoding).collect();
-    let decode_one = |i: usize| {
-        let w = owner[i];
-        (w < encodings.len()).then(|| decode(&chunk[i], encodings[w]))
-    };
-    let mut decoded: Vec<Option<Result<PlayerEvent, Reject>>> = Vec::with_capacity(chunk.len());
-    if threads <= 1 || chunk.len() < PARALLEL_MIN {
-        decoded.extend((0..chunk.len()).map(decode_one));
+    let threads = if chunk.len() < PARALLEL_MIN {
+        1
     } else {
-        decoded.resize_with(chunk.len(), || None);
-        let per = chunk.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let mut slices = decoded.chunks_mut(per).enumerate();
-            let own = slices.next();
-            for (k, slice) in slices {
-                let spawned = std::thread::Builder::new()
-                    .name("vigil-worker".into())
-                    .spawn_scoped(s, move || {
-                        for (j, cell) in slice.iter_mut().enumerate() {
-                            *cell = decode_one(k * per + j);
-                        }
-                    });
-                if let Err(e) = spawned {
-                    tracing::warn!(error = %e, "cannot start a worker thread; its share runs on the loop's");
-                }
+        threads
+    };
+    let mut blocks: Vec<Block> = (0..chunk.len())
+        .step_by(DECODE_BLOCK)
+        .map(|start| Block {
+            start,
+            events: Vec::new(),
+        })
+        .collect();
+    spread(&mut blocks, threads, |block| {
+        let end = (block.start + DECODE_BLOCK).min(chunk.len());
+        block.events = (block.start..end)
+            .map(|i| {
+                let enc = encodings.get(owner[i])?;
+                Some(decode(&chunk[i], *enc))
+            })
+            .collect();
+    });
+    for block in blocks {
+        for (i, event) in (block.start..).zip(block.events) {
+            if let Some(event) = event {
+                work[owner[i]].events.push(event);
             }
-            if let Some((_, slice)) = own {
-                for (j, cell) in slice.iter_mut().enumerate() {
-                    *cell = decode_one(j);
-                }
-            }
-        });
-        // Slices of workers that could not start.
-        for (i, cell) in decoded.iter_mut().enumerate() {
-            if cell.is_none() && owner[i] < encodings.len() {
-                *cell = decode_one(i);
-            }
-        }
-    }
-    for (i, cell) in decoded.into_iter().enumerate() {
-        if let Some(event) = cell {
-            work[owner[i]].events.push(event);
         }
     }
 }
@@ -182,46 +208,15 @@ pub(super) fn run_all(
     threads: usize,
 ) {
     decode_all(work, chunk, owner, threads);
-    let threads = threads.min(work.iter().filter(|w| !w.messages.is_empty()).count());
-    if threads <= 1 || chunk.len() < PARALLEL_MIN {
-        for w in work.iter_mut() {
-            w.run(chunk, sinks, use_changelog);
-        }
-        return;
-    }
-    // Greedy: each share to the least loaded thread.
-    work.sort_by_key(|w| std::cmp::Reverse(w.messages.len()));
-    let mut lanes: Vec<(usize, Vec<&mut Work<'_>>)> =
-        (0..threads).map(|_| (0, Vec::new())).collect();
-    for w in work.iter_mut() {
-        if let Some(lane) = lanes.iter_mut().min_by_key(|l| l.0) {
-            lane.0 += w.messages.len();
-            lane.1.push(w);
-        }
-    }
-    std::thread::scope(|s| {
-        let mut lanes = lanes.into_iter().map(|l| l.1);
-        let own = lanes.next().unwrap_or_default();
-        for mut lane in lanes {
-            let spawned = std::thread::Builder::new()
-                .name("vigil-worker".into())
-                .spawn_scoped(s, move || {
-                    for w in lane.iter_mut() {
-                        w.run(chunk, sinks, use_changelog);
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "cannot start a worker thread; its share runs on the loop's");
-            }
-        }
-        for w in own {
-            w.run(chunk, sinks, use_changelog);
-        }
-    });
-    // The shares of workers that could not start.
-    for w in work.iter_mut().filter(|w| !w.done) {
-        w.run(chunk, sinks, use_changelog);
-    }
+    let mut shares: Vec<&mut Work<'_>> =
+        work.iter_mut().filter(|w| !w.messages.is_empty()).collect();
+    shares.sort_by_key(|w| std::cmp::Reverse(w.messages.len()));
+    let threads = if chunk.len() < PARALLEL_MIN {
+        1
+    } else {
+        threads
+    };
+    spread(&mut shares, threads, |w| w.run(chunk, sinks, use_changelog));
 }
 
 /// Adds every share's counts into `total` and its records, partition by

@@ -2,7 +2,7 @@
 //!
 //! One thread owns the consumer, one [`Engine`] per assigned partition, and
 //! the producer. Each turn takes a batch of messages, decodes and scores
-//! them and publishes every output. Once the broker has acknowledged all of
+//! them (on every core, see `workers`) and publishes every output. Once the broker has acknowledged all of
 //! a batch's outputs, the records of the players it changed go to the
 //! changelog (in batch order, as their order matters), and once those are
 //! acknowledged too its offsets are committed: at-least-once, and outputs

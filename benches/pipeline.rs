@@ -104,7 +104,8 @@ fn main() {
         .set("bootstrap.servers", &bootstrap)
         .set("group.id", format!("bench-raw-{run}"))
         .set("fetch.wait.max.ms", "10")
-        .set("fetch.queue.backoff.ms", "0")
+        // The same fetch settings as the pipeline's consumer.
+        .set("fetch.queue.backoff.ms", "10")
         .create()
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
@@ -113,6 +114,7 @@ fn main() {
             .expect("tpl");
     }
     raw.assign(&tpl).expect("assign");
+    let raw_cpu0 = process_cpu_seconds();
     let (mut got, mut first) = (0usize, None);
     while got < n {
         if let Some(Ok(_)) = raw.poll(Duration::from_millis(100)) {
@@ -121,6 +123,8 @@ fn main() {
         }
     }
     let raw_secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
+    let raw_cpu = process_cpu_seconds() - raw_cpu0;
+    drop(raw);
 
     // vigil: the real pipeline, in this process.
     let handle = PrometheusBuilder::new()
@@ -167,10 +171,15 @@ fn main() {
             idle_advance: Duration::ZERO,
             publish_scores: std::env::var_os("NO_SCORES").is_none(),
             state_rebuild,
+            max_batch: std::env::var("VIGIL_PIPELINE__MAX_BATCH")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(PipelineConfig::default().max_batch),
             ..PipelineConfig::default()
         },
         engine: vigil_domain::EngineConfig::default(),
     };
+    let settings_max_batch = settings.pipeline.max_batch;
     let health = Arc::new(Health::default());
     let stop = CancellationToken::new();
     let worker = {
@@ -185,10 +194,12 @@ fn main() {
             .expect("thread")
     };
     let mut first = None;
+    let mut vigil_cpu0 = 0.0;
     loop {
         let done = health.status().events as usize;
-        if done > 0 {
-            first.get_or_insert((Instant::now(), done));
+        if done > 0 && first.is_none() {
+            first = Some((Instant::now(), done));
+            vigil_cpu0 = process_cpu_seconds();
         }
         if done >= n {
             break;
@@ -198,6 +209,7 @@ fn main() {
     let (t0, at_first) = first.expect("started");
     let vigil_secs = t0.elapsed().as_secs_f64();
     let vigil_rate = (n - at_first) as f64 / vigil_secs;
+    let vigil_cpu = process_cpu_seconds() - vigil_cpu0;
     stop.cancel();
     worker.join().expect("pipeline thread");
 
@@ -211,10 +223,18 @@ fn main() {
         n as f64 / load_secs
     );
     println!("state_rebuild:          {state_rebuild:?}");
+    println!("max_batch:              {}", settings_max_batch);
     println!("raw consume:            {raw_rate:.0} events/s");
     println!(
         "vigil consume+score+publish: {vigil_rate:.0} events/s ({:.2} of raw)",
         vigil_rate / raw_rate
+    );
+    // CPU time of this process (every thread, the broker's not included):
+    // steadier than wall-clock rates on a machine shared with other work.
+    println!(
+        "CPU per event:          raw {:.2} us, vigil {:.2} us (this process, broker excluded)",
+        raw_cpu * 1e6 / n as f64,
+        vigil_cpu * 1e6 / (n - at_first).max(1) as f64
     );
     println!("receive-to-publish:     p50 <= {p50} s, p99 <= {p99} s (histogram bucket bounds)");
     let text = handle.render();
@@ -228,6 +248,23 @@ fn main() {
     }) {
         println!("  {l}");
     }
+}
+
+/// User + system CPU time of this process so far, from `/proc/self/stat`
+/// (0 where there is none).
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks (100 a second on
+    // Linux).
+    let Some(rest) = stat.rsplit(')').next() else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Upper bounds of the buckets holding the 50th and 99th percentiles.

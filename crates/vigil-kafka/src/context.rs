@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rdkafka::client::ClientContext;
@@ -54,6 +55,9 @@ pub(crate) type RevokeHook = Box<dyn Fn(&BaseConsumer<VigilContext>) + Send + Sy
 /// Consumer callbacks shared with the pipeline loop.
 pub struct VigilContext {
     pub(crate) ownership: Mutex<Vec<Ownership>>,
+    /// Set with every push, so the loop checks for changes after each
+    /// `poll` without taking the lock.
+    changed: AtomicBool,
     pub(crate) start_from: StartFrom,
     on_revoke: RevokeHook,
     /// In `exactly_once` mode the producer commits the offsets, so the
@@ -75,6 +79,7 @@ impl VigilContext {
     pub(crate) fn new(start_from: StartFrom, on_revoke: RevokeHook, transactional: bool) -> Self {
         VigilContext {
             ownership: Mutex::new(Vec::new()),
+            changed: AtomicBool::new(false),
             start_from,
             on_revoke,
             txn_committed: transactional.then(|| Mutex::new(HashMap::new())),
@@ -94,16 +99,23 @@ impl VigilContext {
         }
     }
 
+    /// Whether ownership changed since the last
+    /// [`take_ownership_changes`](Self::take_ownership_changes).
+    pub(crate) fn ownership_changed(&self) -> bool {
+        self.changed.load(Ordering::Acquire)
+    }
+
     /// Ownership changes since the last call.
     pub(crate) fn take_ownership_changes(&self) -> Vec<Ownership> {
-        std::mem::take(&mut *self.ownership.lock().unwrap_or_else(|e| e.into_inner()))
+        let mut list = self.ownership.lock().unwrap_or_else(|e| e.into_inner());
+        self.changed.store(false, Ordering::Release);
+        std::mem::take(&mut *list)
     }
 
     fn push(&self, o: Ownership) {
-        self.ownership
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(o);
+        let mut list = self.ownership.lock().unwrap_or_else(|e| e.into_inner());
+        list.push(o);
+        self.changed.store(true, Ordering::Release);
     }
 }
 

@@ -75,7 +75,10 @@ impl ProfileTable {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")
             .set("fetch.wait.max.ms", "100")
-            .set("fetch.queue.backoff.ms", "0");
+            .set(
+                "fetch.queue.backoff.ms",
+                crate::pipeline::FETCH_QUEUE_BACKOFF_MS,
+            );
         let consumer: BaseConsumer<ReaderContext> = config
             .create_with_context(ReaderContext("profiles"))
             .map_err(ProfilesError::Client)?;

@@ -170,7 +170,10 @@ pub(crate) fn restore(
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", "10")
-        .set("fetch.queue.backoff.ms", "0")
+        .set(
+            "fetch.queue.backoff.ms",
+            crate::pipeline::FETCH_QUEUE_BACKOFF_MS,
+        )
         .set("max.partition.fetch.bytes", "8388608");
     let consumer: BaseConsumer<ReaderContext> = config
         .create_with_context(ReaderContext("changelog"))

@@ -217,10 +217,10 @@ impl Core {
                 Err(e) => return Err(classify(e)),
             }
         }
-        let now_ms = now_millis();
+        let (now_ms, waited) = (now_millis(), received.elapsed().as_secs_f64());
         for (record, mut future) in sent {
             if let Some(Ok(Ok(_))) = (&mut future).now_or_never() {
-                acknowledge(&record, received, now_ms);
+                acknowledge(&record, waited, now_ms);
             }
         }
         Ok(())

@@ -271,6 +271,12 @@ pub struct BaselineConfig {
     pub min_history: Duration,
     /// Active days needed in the 28-day window before drift alerts.
     pub min_active_days: u32,
+    /// How long a silence from full health, with nothing gone wrong, is
+    /// read as an absence (a holiday, a break in the fixtures) rather than
+    /// drift: the silence alone takes the score at most to the green
+    /// threshold. `0s` reads every silence in full. See `signal::is_absence`.
+    #[serde(with = "humantime_serde")]
+    pub absence_grace: Duration,
 }
 
 impl Default for BaselineConfig {
@@ -278,6 +284,7 @@ impl Default for BaselineConfig {
         BaselineConfig {
             min_history: Duration::from_secs(14 * 86_400),
             min_active_days: 4,
+            absence_grace: Duration::from_secs(14 * 86_400),
         }
     }
 }
@@ -583,6 +590,12 @@ impl EngineConfig {
         }
         if self.outcomes.horizon < Duration::from_secs(3600) {
             return Err(ConfigError::new("outcomes.horizon", "must be at least 1h"));
+        }
+        if self.baseline.absence_grace > Duration::from_secs(21 * 86_400) {
+            return Err(ConfigError::new(
+                "baseline.absence_grace",
+                "must be at most 21d (the window must still hold the weeks before the silence)",
+            ));
         }
         if self.baseline.min_active_days as usize > WINDOW_DAYS {
             return Err(ConfigError::new(

@@ -252,6 +252,69 @@ struct Noise {
 /// log-normal, sigma 0.45) and a few end without a bet.
 const DAY_CV: f64 = 0.5;
 
+/// Share of its points a silence keeps while it is an absence (see
+/// [`is_absence`]). At 1 (with the cap at the green threshold alone) half
+/// of the seasonal bettors' calendar breaks still alerted in `vigil eval`.
+const ABSENCE_SHARE: f64 = 0.4;
+
+/// Quiet days in a row, within the recent week, that make an absence the
+/// player came back from.
+const MIN_ABSENCE_DAYS: u32 = 4;
+
+/// Indices of the signals a silence moves by itself: frequency, monetary
+/// and recency all read the same missing visits.
+const SILENCE_SIGNALS: [usize; 3] = [0, 2, 3];
+
+/// Whether a silence that began `gap` days ago and lasted `len` days (to
+/// now, or until the player came back) is an *absence*: shorter than
+/// `baseline.absence_grace`, nothing went wrong (no support, payment or
+/// satisfaction signal below full health), and the week before it was as
+/// usual (active days and stake at least 70 % and 50 % of the weeks
+/// before). A player who leaves fades first or leaves after a bad
+/// experience; a player who stops from full health with nothing wrong is
+/// as likely on holiday or waiting for the fixtures to resume. In `vigil
+/// eval`, half the stable players on holiday and two thirds of the
+/// seasonal bettors in their break were alerted while the silence counted
+/// in full.
+fn is_absence(
+    state: &PlayerState,
+    now: Timestamp,
+    gap: f64,
+    len: f64,
+    readings: &[Option<Reading>; 8],
+    cfg: &EngineConfig,
+) -> bool {
+    if len >= cfg.baseline.absence_grace.as_secs_f64() / 86_400.0 {
+        return false;
+    }
+    let troubled = [4, 5, 7]
+        .iter()
+        .any(|&i| readings[i].is_some_and(|r| r.health < 0.99));
+    if troubled {
+        return false;
+    }
+    let base_len = crate::config::WINDOW_DAYS as f64 - RECENT_DAYS - gap;
+    if base_len < RECENT_DAYS {
+        return false;
+    }
+    let [before, usual] = state.window.sums(
+        now,
+        [
+            Span {
+                ago_days: gap,
+                len_days: RECENT_DAYS,
+            },
+            Span {
+                ago_days: gap + RECENT_DAYS,
+                len_days: base_len,
+            },
+        ],
+    );
+    let per_week = RECENT_DAYS / base_len;
+    before.active_days >= 0.7 * usual.active_days * per_week
+        && before.stake_cents >= 0.5 * usual.stake_cents * per_week
+}
+
 /// Reads every signal of `state` at `now` and weighs them.
 pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCard {
     let t = now.compact();
@@ -319,8 +382,15 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
         // has no depth, whatever their usual was. A week without a visit
         // says nothing about depth (frequency and recency already read the
         // silence; counting it here too turned every quiet week of a casual
-        // player red).
-        if recent.active_days >= 1.0 {
+        // player red). Nor does a day still under way: read at its login or
+        // mid-session, the first visit after a holiday read as a collapse.
+        // Depth is read over the recent week's finished days.
+        let mut played = recent;
+        if let Some(bets) = state.window.today_bets(now) {
+            played.active_days = (played.active_days - 1.0).max(0.0);
+            played.bets = (played.bets - bets).max(0.0);
+        }
+        if played.active_days >= 1.0 {
             let per_day = |s: &crate::window::Sums| {
                 if s.active_days > 0.0 {
                     s.bets / s.active_days
@@ -328,14 +398,14 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
                     0.0
                 }
             };
-            let (v, b) = (per_day(&recent), per_day(&base));
+            let (v, b) = (per_day(&played), per_day(&base));
             let health = if b <= 0.0 {
                 if v > 0.0 { 1.0 } else { 0.0 }
             } else {
                 ratio_health(v, b)
             };
             // The recent figure is a mean over its active days.
-            let days = recent.active_days.sqrt();
+            let days = played.active_days.sqrt();
             let noise = Noise {
                 measured: spread.map(|s| s.bets_per_active_day / days),
                 floor: DAY_CV * b / days,
@@ -379,6 +449,7 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     }
 
     // Recency: silence against the player's own rhythm.
+    let mut silence = None;
     if state.last_active > 0 {
         let gap = now
             .millis_since(Timestamp::from_compact(state.last_active))
@@ -392,6 +463,9 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
         let lo = (1.5 * typical).max(1.0);
         let hi = lo + (2.5 * typical).max(2.0);
         let health = 1.0 - ((gap - lo) / (hi - lo)).clamp(0.0, 1.0);
+        if gap > lo {
+            silence = Some(gap);
+        }
         readings[3] = Some(Reading {
             value: gap,
             baseline: typical,
@@ -457,6 +531,19 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
         });
     }
 
+    // An absence now, or one the player came back from within the recent
+    // week, whose missing days would otherwise still weigh on frequency
+    // and monetary (the first visit back read as a collapse): a run of
+    // quiet days after an ordinary week.
+    // (The typical gap is no guide here: the absence itself has just
+    // stretched it.)
+    let came_back = || {
+        let (run, began) = state.window.longest_quiet_run(now, RECENT_DAYS as u32);
+        let began = f64::from(began) + now.days_f64().fract();
+        run >= MIN_ABSENCE_DAYS && is_absence(state, now, began, f64::from(run), &readings, cfg)
+    };
+    let absence =
+        silence.is_some_and(|gap| is_absence(state, now, gap, gap, &readings, cfg)) || came_back();
     let weights = cfg.weights.as_array();
     let total: f64 = readings
         .iter()
@@ -470,9 +557,20 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
         for (i, r) in readings.iter().enumerate() {
             if let Some(r) = r {
                 contributions[i] = -100.0 * weights[i] * (1.0 - r.health) / total;
-                score += contributions[i];
             }
         }
+        if absence {
+            // The silence counts for `ABSENCE_SHARE` of itself, and alone
+            // takes the score at most to the green threshold; what else
+            // moved (depth, messages) still counts in full.
+            let silence: f64 = SILENCE_SIGNALS.iter().map(|&i| -contributions[i]).sum();
+            let cap = 100.0 - cfg.bands.green_min;
+            let f = ABSENCE_SHARE.min(cap / silence.max(f64::MIN_POSITIVE));
+            for &i in &SILENCE_SIGNALS {
+                contributions[i] *= f;
+            }
+        }
+        score += contributions.iter().sum::<f64>();
     }
     ScoreCard {
         score: score.clamp(0.0, 100.0),

@@ -235,6 +235,41 @@ impl DayWindow {
         })
     }
 
+    /// Bets on the day of `now` if the player was active that day: a day
+    /// still under way.
+    pub fn today_bets(&self, now: Timestamp) -> Option<f64> {
+        if now.day() != i64::from(self.head_day) {
+            return None;
+        }
+        let s = Self::slot(self.head_day);
+        (self.visits[s] > 0 || self.bets[s] > 0).then(|| f64::from(self.bets[s]))
+    }
+
+    /// The longest run of days without a visit or a bet among the `days`
+    /// days before the day of `now` (today counts as quiet until its first
+    /// visit): its length and how many days before `now`'s day it began.
+    pub fn longest_quiet_run(&self, now: Timestamp, days: u32) -> (u32, u32) {
+        let today = now.day();
+        let head = self.head_day as i64;
+        let (mut best, mut run) = ((0, 0), 0);
+        for back in (1..=i64::from(days)).rev() {
+            let day = today - back;
+            let empty = day < 0 || day > head || head - day >= WINDOW_DAYS as i64 || {
+                let s = Self::slot(day as u32);
+                self.visits[s] == 0 && self.bets[s] == 0
+            };
+            if empty {
+                run += 1;
+                if run > best.0 {
+                    best = (run, back as u32 + run - 1);
+                }
+            } else {
+                run = 0;
+            }
+        }
+        best
+    }
+
     /// Whole days with any visit or bet among the last `WINDOW_DAYS` days before `now`.
     pub fn active_days(&self, now: Timestamp) -> u32 {
         let now_day = now.day();

@@ -2,7 +2,7 @@
 //! cares about, and properties that must hold for any input.
 
 use proptest::prelude::*;
-use vigil_domain::event::{DepositStatus, Game, MessageAction, MessageChannel};
+use vigil_domain::event::{DepositStatus, Game, MessageAction, MessageChannel, WithdrawalStatus};
 use vigil_domain::state::PlayerState;
 use vigil_domain::time::{DAY_MS, HOUR_MS};
 use vigil_domain::*;
@@ -166,6 +166,15 @@ fn a_player_whose_activity_halves_turns_yellow_then_red_with_reasons() {
     assert!(usage.change_pct.unwrap() <= -30.0, "{usage:?}");
 }
 
+/// Advances `e` hour by hour to `until` with no events at all.
+fn pass_time(e: &mut Engine, until: i64, out: &mut Vec<Output>) {
+    let mut t = e.clock().as_millis();
+    while t < until {
+        t += HOUR_MS;
+        e.advance_to(Timestamp::from_millis(t), out);
+    }
+}
+
 #[test]
 fn a_silent_player_alerts_without_further_events() {
     let mut e = engine();
@@ -173,11 +182,7 @@ fn a_silent_player_alerts_without_further_events() {
     assert!(alerts(&out).is_empty());
     out.clear();
     // No events at all: only time passes.
-    let mut t = e.clock().as_millis();
-    while t < T0 + 45 * DAY_MS {
-        t += HOUR_MS;
-        e.advance_to(Timestamp::from_millis(t), &mut out);
-    }
+    pass_time(&mut e, T0 + 50 * DAY_MS, &mut out);
     let got = alerts(&out);
     let inactivity = got
         .iter()
@@ -188,9 +193,13 @@ fn a_silent_player_alerts_without_further_events() {
         inactivity.reasons[0].value >= 2.0,
         "silent at least min_silence"
     );
+    // Silence from full health with nothing wrong is read as an absence
+    // first (a holiday); it alerts once it outlasts the grace.
+    let grace = EngineConfig::default().baseline.absence_grace.as_millis() as i64;
+    let last = T0 + 29 * DAY_MS + 21 * HOUR_MS;
     assert!(
-        inactivity.ts.as_millis() < T0 + 33 * DAY_MS,
-        "fires within days, at {}",
+        inactivity.ts.as_millis() <= last + grace + DAY_MS,
+        "fires once the absence is over, at {}",
         inactivity.ts
     );
     assert!(
@@ -204,6 +213,60 @@ fn a_silent_player_alerts_without_further_events() {
             .count(),
         1,
         "once per silent spell"
+    );
+}
+
+#[test]
+fn a_short_absence_from_full_health_does_not_alert_but_the_score_still_decays() {
+    let mut e = engine();
+    let mut out = run(&mut e, steady("p1", 0..30), 30);
+    out.clear();
+    // A week away...
+    pass_time(&mut e, T0 + 37 * DAY_MS, &mut out);
+    assert!(alerts(&out).is_empty(), "{:#?}", alerts(&out));
+    let v = e.player("casino-a", "p1").unwrap();
+    assert!(
+        v.card.score < 95.0,
+        "the silence still counts: {}",
+        v.card.score
+    );
+    // ...and back to the old habits.
+    out.clear();
+    let back = run(&mut e, steady("p1", 37..50), 50);
+    let risk: Vec<_> = alerts(&back)
+        .into_iter()
+        .filter(|a| a.kind.is_risk() && a.band > a.prev_band)
+        .collect();
+    assert!(risk.is_empty(), "{risk:#?}");
+}
+
+#[test]
+fn silence_after_a_declined_withdrawal_is_no_absence() {
+    let mut e = engine();
+    let mut events = steady("p1", 0..30);
+    let declined = T0 + 29 * DAY_MS + 22 * HOUR_MS;
+    for (i, status) in [WithdrawalStatus::Requested, WithdrawalStatus::Declined]
+        .into_iter()
+        .enumerate()
+    {
+        events.push(ev(
+            format!("w{i}"),
+            "p1",
+            declined + i as i64 * HOUR_MS,
+            Payload::Withdrawal {
+                amount: eur(200.0),
+                status,
+            },
+        ));
+    }
+    let mut out = run(&mut e, events, 30);
+    pass_time(&mut e, T0 + 37 * DAY_MS, &mut out);
+    let got = alerts(&out);
+    assert!(
+        got.iter().any(|a| a.kind.is_risk()
+            && a.band > a.prev_band
+            && a.ts.as_millis() < T0 + 37 * DAY_MS),
+        "a bad experience and then silence alerts within the week: {got:#?}"
     );
 }
 

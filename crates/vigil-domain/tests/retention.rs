@@ -403,9 +403,10 @@ fn outcomes_follow_alerts_and_offers_up_after_the_horizon() {
     let ids = players(2, false);
     let mut e = engine();
     let mut events = regular(&ids[0], 0..35, 5.0);
-    // The second player leaves too, then comes back for good.
+    // The second player leaves too (for longer than an absence), then
+    // comes back for good.
     events.extend(regular(&ids[1], 0..35, 5.0));
-    events.extend(regular(&ids[1], 42..80, 5.0));
+    events.extend(regular(&ids[1], 52..80, 5.0));
     let out = run(&mut e, events, 80);
     let alerts = alerts(&out);
     let oc = outcomes(&out);

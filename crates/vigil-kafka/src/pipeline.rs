@@ -16,18 +16,17 @@
 //! `earliest` and `committed` rebuild modes) an offset is committed only
 //! once its event has left the reorder buffer.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::FutureExt;
-use futures::executor::block_on;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use vigil_codec::output::Encoding;
@@ -44,8 +43,10 @@ use crate::profiles::{ProfileTable, ProfilesError};
 use crate::restore::{self, Held, RestoreError, Wanted};
 use crate::topics;
 
+mod delivery;
 mod outputs;
 mod txn;
+use delivery::{Acks, Delivery, Ticket};
 mod workers;
 use outputs::Sinks;
 pub use txn::TXN_HEADER;
@@ -199,26 +200,40 @@ struct OutRecord {
     partition: Option<i32>,
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
-    headers: Vec<(&'static str, Vec<u8>)>,
+    /// Constant values (content types) are borrowed, not copied per record.
+    headers: Vec<(&'static str, Cow<'static, [u8]>)>,
     kind: Kind,
 }
 
-/// A record handed to the producer, and its acknowledgement to come.
+/// A group of records handed to the producer (a batch's outputs, or its
+/// changelog records), and their acknowledgements to come.
 struct Sent {
-    record: OutRecord,
-    future: DeliveryFuture,
-    attempts: u32,
+    records: Vec<OutRecord>,
+    acks: Arc<Acks>,
+    /// Sends so far of the records that failed (one for every other).
+    attempts: HashMap<u32, u32>,
     done: bool,
+}
+
+impl Sent {
+    fn empty() -> Self {
+        Sent {
+            records: Vec::new(),
+            acks: Arc::default(),
+            attempts: HashMap::new(),
+            done: true,
+        }
+    }
 }
 
 /// A processed batch whose outputs are not all acknowledged yet, with the
 /// changelog records to write once they are, and the offsets to commit
 /// after that.
 struct InFlight {
-    sent: Vec<Sent>,
+    sent: Sent,
     /// Taken when sent, after `sent` is all acknowledged.
     changelog: Option<Vec<OutRecord>>,
-    changelog_sent: Vec<Sent>,
+    changelog_sent: Sent,
     commit: TopicPartitionList,
     received: Instant,
 }
@@ -367,7 +382,9 @@ pub struct Pipeline {
 /// The pipeline's state apart from the consumer.
 pub(crate) struct Core {
     settings: PipelineSettings,
-    producer: FutureProducer,
+    producer: ThreadedProducer<Delivery>,
+    /// Handles of the metrics every acknowledged record moves.
+    published: Published,
     health: Arc<Health>,
     parts: HashMap<(Arc<str>, i32), Part>,
     topic_names: HashMap<String, Arc<str>>,
@@ -418,8 +435,8 @@ impl Pipeline {
         shutdown: &CancellationToken,
     ) -> Result<Option<Self>, PipelineError> {
         Engine::new(settings.engine.clone())?;
-        let producer: FutureProducer = producer_config(&settings)
-            .create()
+        let producer: ThreadedProducer<Delivery> = producer_config(&settings)
+            .create_with_context(Delivery::default())
             .map_err(PipelineError::Client)?;
         let admin_config = client_config(&settings.kafka, &std::collections::BTreeMap::new());
         let use_changelog = settings.pipeline.state_rebuild == StartFrom::Changelog;
@@ -491,6 +508,7 @@ impl Pipeline {
             restore_client,
             shutdown: shutdown.clone(),
             producer,
+            published: Published::new(),
             health,
             parts: HashMap::new(),
             topic_names,
@@ -680,11 +698,11 @@ impl Core {
             Vec::new()
         };
         let commit = self.commit_positions();
-        if !sent.is_empty() || !changelog.is_empty() || commit.count() > 0 {
+        if !sent.records.is_empty() || !changelog.is_empty() || commit.count() > 0 {
             self.in_flight.push_back(InFlight {
                 sent,
                 changelog: Some(changelog),
-                changelog_sent: Vec::new(),
+                changelog_sent: Sent::empty(),
                 commit,
                 received,
             });
@@ -1047,21 +1065,21 @@ impl Core {
 
     /// Sends records; acknowledgements are collected later by
     /// [`Core::progress`], so the next batch is read meanwhile.
-    fn dispatch(&mut self, outbox: Vec<OutRecord>) -> Result<Vec<Sent>, PipelineError> {
-        let mut sent = Vec::with_capacity(outbox.len());
-        for record in outbox {
-            let future = self.send(&record).map_err(|e| PipelineError::Delivery {
-                attempts: 1,
-                last: e.to_string(),
-            })?;
-            sent.push(Sent {
-                record,
-                future,
-                attempts: 1,
-                done: false,
-            });
+    fn dispatch(&mut self, records: Vec<OutRecord>) -> Result<Sent, PipelineError> {
+        let acks = Arc::new(Acks::default());
+        for (index, record) in records.iter().enumerate() {
+            self.send(record, &acks, index as u32)
+                .map_err(|e| PipelineError::Delivery {
+                    attempts: 1,
+                    last: e.to_string(),
+                })?;
         }
-        Ok(sent)
+        Ok(Sent {
+            done: records.is_empty(),
+            records,
+            acks,
+            attempts: HashMap::new(),
+        })
     }
 
     /// Collects acknowledgements (waiting for them if `block`), sending
@@ -1071,79 +1089,97 @@ impl Core {
     /// acknowledged.
     fn progress(
         &mut self,
-        sent: &mut [Sent],
+        sent: &mut Sent,
         received: Instant,
         block: bool,
         retry: bool,
     ) -> Result<bool, PipelineError> {
-        let now_ms = now_millis();
-        let mut waited = received.elapsed().as_secs_f64();
-        for s in sent.iter_mut().filter(|s| !s.done) {
-            let result = if block {
-                Some(block_on(&mut s.future))
-            } else {
-                (&mut s.future).now_or_never()
-            };
-            let error = match result {
-                None => continue,
-                Some(Ok(Ok(_))) => {
-                    if block {
-                        // Acknowledged while waiting: later than `waited`.
-                        waited = received.elapsed().as_secs_f64();
-                    }
-                    acknowledge(&s.record, waited, now_ms);
-                    s.done = true;
-                    continue;
-                }
-                Some(Ok(Err((e, _)))) => e.to_string(),
-                Some(Err(_)) => "producer dropped the delivery".to_owned(),
-            };
-            metrics::counter!(m::PRODUCER_ERRORS, "topic" => s.record.topic.to_string())
-                .increment(1);
-            if !retry {
-                return Err(PipelineError::Changelog { last: error });
-            }
-            if s.attempts >= DELIVERY_ATTEMPTS {
-                return Err(PipelineError::Delivery {
-                    attempts: s.attempts,
-                    last: error,
-                });
-            }
-            tracing::warn!(attempt = s.attempts, %error, "output delivery failed; sending again");
-            s.attempts += 1;
-            s.future = self.send(&s.record).map_err(|e| PipelineError::Delivery {
-                attempts: s.attempts,
-                last: e.to_string(),
-            })?;
+        if sent.done {
+            return Ok(true);
         }
-        Ok(sent.iter().all(|s| s.done))
+        loop {
+            // Read before the failures: a failure is noted before its
+            // record is counted down, so a settled group with no failure
+            // left is all acknowledged.
+            let settled = sent.acks.settled();
+            let failed = sent.acks.take_failed();
+            if settled && failed.is_empty() {
+                self.published.acknowledged(
+                    &sent.records,
+                    received.elapsed().as_secs_f64(),
+                    now_millis(),
+                );
+                sent.done = true;
+                return Ok(true);
+            }
+            for (index, error) in failed {
+                let record = &sent.records[index as usize];
+                metrics::counter!(m::PRODUCER_ERRORS, "topic" => record.topic.to_string())
+                    .increment(1);
+                if !retry {
+                    return Err(PipelineError::Changelog { last: error });
+                }
+                let attempts = sent.attempts.entry(index).or_insert(1);
+                if *attempts >= DELIVERY_ATTEMPTS {
+                    return Err(PipelineError::Delivery {
+                        attempts: *attempts,
+                        last: error,
+                    });
+                }
+                tracing::warn!(attempt = *attempts, %error, "output delivery failed; sending again");
+                *attempts += 1;
+                let attempts = *attempts;
+                self.send(record, &sent.acks, index)
+                    .map_err(|e| PipelineError::Delivery {
+                        attempts,
+                        last: e.to_string(),
+                    })?;
+            }
+            if !block {
+                return Ok(false);
+            }
+            self.producer
+                .context()
+                .wait(&sent.acks, Duration::from_millis(100));
+        }
     }
 
-    /// Enqueues one record, waiting for room when the producer queue is full.
-    fn send(&self, r: &OutRecord) -> Result<DeliveryFuture, KafkaError> {
+    /// Enqueues one record of a group, waiting for room when the producer
+    /// queue is full.
+    fn send(&self, r: &OutRecord, acks: &Arc<Acks>, index: u32) -> Result<(), KafkaError> {
+        acks.expect_one();
+        let mut ticket = Box::new(Ticket {
+            acks: acks.clone(),
+            index,
+        });
         loop {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
             for (k, v) in &r.headers {
                 headers = headers.insert(Header {
                     key: k,
-                    value: Some(v),
+                    value: Some(&v[..]),
                 });
             }
-            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic)
-                .payload(&r.payload[..])
-                .headers(headers);
+            let mut record: BaseRecord<'_, [u8], [u8], Box<Ticket>> =
+                BaseRecord::with_opaque_to(&r.topic, ticket)
+                    .payload(&r.payload[..])
+                    .headers(headers);
             if let Some(k) = &r.key {
                 record = record.key(&k[..]);
             }
             if let Some(p) = r.partition {
                 record = record.partition(p);
             }
-            match self.producer.send_result(record) {
-                Ok(f) => return Ok(f),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    self.producer.poll(Duration::from_millis(10));
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    ticket = back.delivery_opaque;
+                    self.producer.context().pause(Duration::from_millis(10));
                 }
-                Err((e, _)) => return Err(e),
+                Err((e, _)) => {
+                    acks.refused_one();
+                    return Err(e);
+                }
             }
         }
     }
@@ -1244,10 +1280,71 @@ fn content_type(e: Encoding) -> &'static str {
     }
 }
 
-/// Metrics of an acknowledged record. `receive_to_publish` is taken once
-/// for all the records acknowledged together (a clock read per record was
-/// a measurable share of the loop).
-fn acknowledge(record: &OutRecord, receive_to_publish: f64, now_ms: i64) {
+/// Handles of the metrics of acknowledged records, created once: a
+/// `metrics::counter!` with labels looks its series up on every call, which
+/// was a measurable share of publishing a score. The rarer outputs
+/// (alerts, offers, outcomes, dead letters) still use the macros.
+#[derive(Debug)]
+struct Published {
+    scores: [metrics::Counter; 3],
+    score_event_to_publish: metrics::Histogram,
+    score_receive_to_publish: metrics::Histogram,
+    changelog_records: metrics::Counter,
+    changelog_bytes: metrics::Counter,
+}
+
+impl Published {
+    fn new() -> Self {
+        Published {
+            scores: Band::ALL
+                .map(|band| metrics::counter!(m::SCORES_PUBLISHED, "band" => band.as_str())),
+            score_event_to_publish: metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "score"),
+            score_receive_to_publish: metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "score"),
+            changelog_records: metrics::counter!(m::CHANGELOG_RECORDS),
+            changelog_bytes: metrics::counter!(m::CHANGELOG_BYTES),
+        }
+    }
+
+    /// Metrics of a group of records acknowledged together:
+    /// `receive_to_publish` is the same for all of them (a clock read per
+    /// record was a measurable share of the loop), counters move once.
+    fn acknowledged(&self, records: &[OutRecord], receive_to_publish: f64, now_ms: i64) {
+        let event_to_publish = |ts: Timestamp| (now_ms - ts.as_millis()).max(0) as f64 / 1000.0;
+        let (mut scores, mut changelog, mut bytes) = ([0u64; 3], 0u64, 0u64);
+        for record in records {
+            match record.kind {
+                Kind::Score { band, event_ts } => {
+                    scores[band as usize] += 1;
+                    self.score_event_to_publish
+                        .record(event_to_publish(event_ts));
+                }
+                Kind::Changelog => {
+                    changelog += 1;
+                    bytes +=
+                        (record.payload.len() + record.key.as_ref().map_or(0, Vec::len)) as u64;
+                }
+                _ => acknowledge_other(record, receive_to_publish, now_ms),
+            }
+        }
+        for (counter, n) in self.scores.iter().zip(scores) {
+            if n > 0 {
+                counter.increment(n);
+            }
+        }
+        let n: u64 = scores.iter().sum();
+        if n > 0 {
+            self.score_receive_to_publish
+                .record_many(receive_to_publish, n as usize);
+        }
+        if changelog > 0 {
+            self.changelog_records.increment(changelog);
+            self.changelog_bytes.increment(bytes);
+        }
+    }
+}
+
+/// Metrics of an acknowledged alert, offer, outcome or dead letter.
+fn acknowledge_other(record: &OutRecord, receive_to_publish: f64, now_ms: i64) {
     let event_to_publish = |ts: Timestamp| (now_ms - ts.as_millis()).max(0) as f64 / 1000.0;
     match record.kind {
         Kind::Alert {
@@ -1260,13 +1357,6 @@ fn acknowledge(record: &OutRecord, receive_to_publish: f64, now_ms: i64) {
             metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "alert")
                 .record(event_to_publish(event_ts));
             metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "alert")
-                .record(receive_to_publish);
-        }
-        Kind::Score { band, event_ts } => {
-            metrics::counter!(m::SCORES_PUBLISHED, "band" => band.as_str()).increment(1);
-            metrics::histogram!(m::EVENT_TO_PUBLISH, "output" => "score")
-                .record(event_to_publish(event_ts));
-            metrics::histogram!(m::RECEIVE_TO_PUBLISH, "output" => "score")
                 .record(receive_to_publish);
         }
         Kind::Offer {
@@ -1297,11 +1387,8 @@ fn acknowledge(record: &OutRecord, receive_to_publish: f64, now_ms: i64) {
         Kind::DeadLetter { reason } => {
             metrics::counter!(m::DEAD_LETTERED, "reason" => reason).increment(1);
         }
-        Kind::Changelog => {
-            let bytes = record.payload.len() + record.key.as_ref().map_or(0, Vec::len);
-            metrics::counter!(m::CHANGELOG_RECORDS).increment(1);
-            metrics::counter!(m::CHANGELOG_BYTES).increment(bytes as u64);
-        }
+        // Counted per group by `Published`.
+        Kind::Score { .. } | Kind::Changelog => {}
     }
 }
 
@@ -1322,16 +1409,22 @@ fn dead_letter(
     reason: &Reject,
 ) -> OutRecord {
     let mut headers = vec![
-        (dlq_headers::REASON, reason.code().as_bytes().to_vec()),
-        (dlq_headers::DETAIL, reason.to_string().into_bytes()),
-        (dlq_headers::SOURCE_TOPIC, msg.topic().as_bytes().to_vec()),
+        (dlq_headers::REASON, Cow::Borrowed(reason.code().as_bytes())),
+        (
+            dlq_headers::DETAIL,
+            Cow::Owned(reason.to_string().into_bytes()),
+        ),
+        (
+            dlq_headers::SOURCE_TOPIC,
+            Cow::Owned(msg.topic().as_bytes().to_vec()),
+        ),
         (
             dlq_headers::SOURCE_PARTITION,
-            msg.partition().to_string().into_bytes(),
+            Cow::Owned(msg.partition().to_string().into_bytes()),
         ),
         (
             dlq_headers::SOURCE_OFFSET,
-            msg.offset().to_string().into_bytes(),
+            Cow::Owned(msg.offset().to_string().into_bytes()),
         ),
     ];
     // Keep the producer's own headers too, so nothing about the event is lost.
@@ -1341,7 +1434,7 @@ fn dead_letter(
             if let Some(v) = header.value
                 && let Some(name) = ORIGINAL_HEADER_NAMES.iter().find(|n| **n == header.key)
             {
-                headers.push((name, v.to_vec()));
+                headers.push((name, Cow::Owned(v.to_vec())));
             }
         }
     }

@@ -2,6 +2,7 @@
 //! with its encoding, the key that keeps a player's records in order, and
 //! the headers integrators route on.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use vigil_codec::output::Encoding;
@@ -62,11 +63,11 @@ impl Sinks {
                     key: Some(a.player_id.clone().into_bytes()),
                     payload: vigil_codec::output::encode_alert(&a, self.alerts_encoding),
                     headers: vec![
-                        ("vigil.alert_id", a.alert_id.clone().into_bytes()),
-                        ("vigil.kind", a.kind.as_str().as_bytes().to_vec()),
+                        ("vigil.alert_id", a.alert_id.clone().into_bytes().into()),
+                        ("vigil.kind", a.kind.as_str().as_bytes().into()),
                         (
                             "content-type",
-                            content_type(self.alerts_encoding).as_bytes().to_vec(),
+                            Cow::Borrowed(content_type(self.alerts_encoding).as_bytes()),
                         ),
                     ],
                     kind: Kind::Alert {
@@ -86,7 +87,7 @@ impl Sinks {
                         payload: vigil_codec::output::encode_score(&s, self.scores_encoding),
                         headers: vec![(
                             "content-type",
-                            content_type(self.scores_encoding).as_bytes().to_vec(),
+                            Cow::Borrowed(content_type(self.scores_encoding).as_bytes()),
                         )],
                         kind: Kind::Score {
                             band: s.band,
@@ -102,9 +103,9 @@ impl Sinks {
                         key: Some(o.player_id.clone().into_bytes()),
                         payload: vigil_codec::retention::encode_offer(&o, enc),
                         headers: vec![
-                            ("vigil.offer_id", o.offer_id.clone().into_bytes()),
-                            ("vigil.status", o.status.as_str().as_bytes().to_vec()),
-                            ("content-type", content_type(enc).as_bytes().to_vec()),
+                            ("vigil.offer_id", o.offer_id.clone().into_bytes().into()),
+                            ("vigil.status", o.status.as_str().as_bytes().into()),
+                            ("content-type", Cow::Borrowed(content_type(enc).as_bytes())),
                         ],
                         kind: Kind::Offer {
                             status: o.status,
@@ -121,8 +122,8 @@ impl Sinks {
                         key: Some(o.player_id.clone().into_bytes()),
                         payload: vigil_codec::retention::encode_outcome(&o, enc),
                         headers: vec![
-                            ("vigil.outcome_id", o.outcome_id.clone().into_bytes()),
-                            ("content-type", content_type(enc).as_bytes().to_vec()),
+                            ("vigil.outcome_id", o.outcome_id.clone().into_bytes().into()),
+                            ("content-type", Cow::Borrowed(content_type(enc).as_bytes())),
                         ],
                         kind: Kind::Outcome {
                             group: o.source.group(),

@@ -26,13 +26,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{Core, PipelineError, PipelineSettings, acknowledge, now_millis};
+use super::{Core, PipelineError, PipelineSettings, now_millis};
 use crate::context::{Assigned, VigilContext};
 use crate::metrics as m;
 
@@ -140,7 +139,8 @@ impl Core {
         self.transactions.seq += 1;
         let label = format!("{}/{}", self.transactions.id, self.transactions.seq);
         for r in &mut records {
-            r.headers.push((TXN_HEADER, label.clone().into_bytes()));
+            r.headers
+                .push((TXN_HEADER, label.clone().into_bytes().into()));
         }
         let error = match self.run_transaction(consumer, records, &offsets, received) {
             Ok(()) => {
@@ -191,10 +191,9 @@ impl Core {
     ) -> Result<(), Failure> {
         let timeout = self.settings.pipeline.delivery_timeout;
         self.producer.begin_transaction().map_err(classify)?;
-        let mut sent = Vec::with_capacity(records.len());
-        for record in records {
-            let future = self.send(&record).map_err(classify)?;
-            sent.push((record, future));
+        let acks = Arc::new(super::delivery::Acks::default());
+        for (index, record) in records.iter().enumerate() {
+            self.send(record, &acks, index as u32).map_err(classify)?;
         }
         if offsets.count() > 0 {
             let group = consumer
@@ -217,12 +216,9 @@ impl Core {
                 Err(e) => return Err(classify(e)),
             }
         }
-        let (now_ms, waited) = (now_millis(), received.elapsed().as_secs_f64());
-        for (record, mut future) in sent {
-            if let Some(Ok(Ok(_))) = (&mut future).now_or_never() {
-                acknowledge(&record, waited, now_ms);
-            }
-        }
+        // Committed: every record is written (the commit flushed them).
+        self.published
+            .acknowledged(&records, received.elapsed().as_secs_f64(), now_millis());
         Ok(())
     }
 

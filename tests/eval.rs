@@ -2,23 +2,11 @@
 //! promised shape, is the same every time, and the score earns its keep
 //! against the simplest baseline.
 
-use std::process::{Command, Output, Stdio};
+mod cli;
+
+use cli::vigil;
 
 use serde_json::Value;
-
-fn vigil(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "vigil {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn metric(system: &Value, name: &str) -> f64 {
     system["metrics"][name]

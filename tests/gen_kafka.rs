@@ -4,12 +4,13 @@
 //! partition in stream order, decodable by vigil's decoders, in both
 //! encodings.
 
+mod cli;
 mod support;
 
 use std::collections::HashMap;
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use cli::vigil;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use support::*;
@@ -17,20 +18,6 @@ use vigil_domain::PlayerEvent;
 
 const READ: Duration = Duration::from_secs(90);
 const GEN: [&str; 7] = ["gen", "--players", "50", "--days", "10", "--seed", "3"];
-
-fn vigil(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "vigil {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn partitions_of(topic: &str) -> usize {
     let consumer: BaseConsumer = ClientConfig::new()

@@ -1,24 +1,14 @@
 //! `vigil replay` and `vigil gen` as a user runs them: the shipped sample in,
 //! alerts out, the same every time, in either input encoding.
 
+mod cli;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
+
+use cli::vigil;
 
 use vigil_domain::AlertKind;
-
-fn vigil(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "vigil {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn sample() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -104,8 +104,9 @@ struct Scenario {
     ticket_at: i64,
 }
 
-/// Two partitions. Each has a steady player to day 60 (so its clock runs
-/// past every outcome's horizon); the others play 35 days and leave.
+/// Two partitions. Each has a steady player to day 70 (so its clock runs
+/// past every outcome's horizon: the leavers, gone from full health, are
+/// first read as absent for two weeks); the others play 35 days and leave.
 fn scenario() -> Scenario {
     let treated = ids("t", 5, false);
     let control = ids("h", 1, true).remove(0);
@@ -118,8 +119,8 @@ fn scenario() -> Scenario {
     );
     let mut events: Vec<(i32, PlayerEvent)> = Vec::new();
     let mut add = |p: i32, evs: Vec<PlayerEvent>| events.extend(evs.into_iter().map(|e| (p, e)));
-    add(0, visits("steady0", 0..60, 2.0));
-    add(1, visits("steady1", 0..60, 2.0));
+    add(0, visits("steady0", 0..70, 2.0));
+    add(1, visits("steady1", 0..70, 2.0));
     // vip and opted_out on partition 0, excluded and control on 1.
     for (i, p) in [&vip, &excluded, &opted_out, &control].iter().enumerate() {
         add(i as i32 % 2, visits(p, 0..35, 5.0));

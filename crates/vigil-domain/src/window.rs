@@ -310,6 +310,38 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_quiet_run_is_found_and_dated() {
+        // Active on days 100..=102 and 107, judged during day 108.
+        let w = window_of([100, 101, 102, 107].into_iter().map(|d| (d, 5)));
+        let now = at(108, 3_600_000);
+        // Days 101..=107: quiet 103..=106, four days, from five days back.
+        assert_eq!(w.longest_quiet_run(now, 7), (4, 5));
+        // Today is not looked at; a window that ends in the run counts it.
+        assert_eq!(w.longest_quiet_run(at(107, 0), 3), (3, 3));
+        assert_eq!(
+            window_of([107].into_iter().map(|d| (d, 1))).longest_quiet_run(now, 1),
+            (0, 0)
+        );
+    }
+
+    #[test]
+    fn todays_bets_are_known_only_for_an_active_today() {
+        let w = window_of([100, 101].into_iter().map(|d| (d, 3)));
+        assert_eq!(w.today_bets(at(101, 7_200_000)), Some(3.0));
+        assert_eq!(w.today_bets(at(102, 0)), None);
+        let mut idle = w.clone();
+        assert!(idle.add(
+            at(102, 0),
+            DayDelta {
+                visits: 1,
+                bets: 0,
+                stake_cents: 0,
+            }
+        ));
+        assert_eq!(idle.today_bets(at(102, 60_000)), Some(0.0));
+    }
+
+    #[test]
     fn weekly_spread_reads_scatter_not_level_or_trend() {
         // Baseline: days 100..121, judged at day 128.
         let span = Span {

@@ -8,7 +8,7 @@ use vigil_domain::time::{DAY_MS, HOUR_MS};
 use vigil_domain::*;
 
 mod common;
-use common::{T0, eur, ev};
+use common::{T0, alerts, eur, ev};
 
 /// One evening visit: a login, `bets` bets of `stake`, a session end.
 fn visit(player: &str, day: i64, bets: u32, stake: f64) -> Vec<PlayerEvent> {
@@ -79,15 +79,6 @@ fn run_counting(
 fn sorted(mut events: Vec<PlayerEvent>) -> Vec<PlayerEvent> {
     events.sort_by_key(|e| e.ts);
     events
-}
-
-fn alerts(out: &[Output]) -> Vec<&Alert> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Alert(a) => Some(a),
-            _ => None,
-        })
-        .collect()
 }
 
 fn steady(player: &str, days: std::ops::Range<i64>) -> Vec<PlayerEvent> {

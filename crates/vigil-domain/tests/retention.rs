@@ -8,7 +8,7 @@ use vigil_domain::time::{DAY_MS, HOUR_MS};
 use vigil_domain::*;
 
 mod common;
-use common::{T0, eur, ev};
+use common::{T0, alerts, eur, ev, offers, outcomes};
 
 fn bet(stake: f64, win: Option<f64>) -> Payload {
     Payload::Bet {
@@ -74,33 +74,6 @@ fn run(e: &mut Engine, mut events: Vec<PlayerEvent>, until_day: i64) -> Vec<Outp
         e.advance_to(Timestamp::from_millis(t), &mut out);
     }
     out
-}
-
-fn alerts(out: &[Output]) -> Vec<&Alert> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Alert(a) => Some(a),
-            _ => None,
-        })
-        .collect()
-}
-
-fn offers(out: &[Output]) -> Vec<&Offer> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Offer(a) => Some(a),
-            _ => None,
-        })
-        .collect()
-}
-
-fn outcomes(out: &[Output]) -> Vec<&Outcome> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Outcome(a) => Some(a),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The first `n` player ids in (or out of) the control group.

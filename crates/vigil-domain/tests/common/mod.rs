@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
-use vigil_domain::{Currency, Money, Payload, PlayerEvent, Timestamp};
+use vigil_domain::{
+    Alert, Currency, Money, Offer, Outcome, Output, Payload, PlayerEvent, Timestamp,
+};
 
 /// 2026-09-21, a Monday-ish start.
 pub const T0: i64 = 1_790_000_000_000;
@@ -24,4 +26,34 @@ pub fn ev(id: impl Into<String>, player: &str, ts: i64, payload: Payload) -> Pla
         ts: Timestamp::from_millis(ts),
         payload,
     }
+}
+
+/// The alerts among `out`.
+pub fn alerts(out: &[Output]) -> Vec<&Alert> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Alert(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The offers among `out`.
+pub fn offers(out: &[Output]) -> Vec<&Offer> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Offer(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The outcomes among `out`.
+pub fn outcomes(out: &[Output]) -> Vec<&Outcome> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Outcome(a) => Some(a),
+            _ => None,
+        })
+        .collect()
 }

@@ -1112,6 +1112,23 @@ impl Core {
                 sent.done = true;
                 return Ok(true);
             }
+            // One line for all the records refused since the last look: a
+            // refused produce request fails every record it carried.
+            if let Some((_, error)) = failed.first().filter(|_| retry) {
+                let attempt = failed
+                    .iter()
+                    .map(|(i, _)| sent.attempts.get(i).copied().unwrap_or(1))
+                    .max()
+                    .unwrap_or(1);
+                if attempt < DELIVERY_ATTEMPTS {
+                    tracing::warn!(
+                        records = failed.len(),
+                        attempt,
+                        %error,
+                        "output delivery failed; sending again"
+                    );
+                }
+            }
             for (index, error) in failed {
                 let record = &sent.records[index as usize];
                 metrics::counter!(m::PRODUCER_ERRORS, "topic" => record.topic.to_string())
@@ -1126,7 +1143,6 @@ impl Core {
                         last: error,
                     });
                 }
-                tracing::warn!(attempt = *attempts, %error, "output delivery failed; sending again");
                 *attempts += 1;
                 let attempts = *attempts;
                 self.send(record, &sent.acks, index)

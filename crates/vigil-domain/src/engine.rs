@@ -1437,6 +1437,24 @@ impl Engine {
         (0..self.players.len() as u32).map(|i| self.view(i))
     }
 
+    /// The players at positions `range` (first-seen order, clamped to
+    /// [`Engine::player_count`]; players are never dropped, so positions
+    /// stay valid while the engine lives) whose last evaluated band is `band` (all if `None`). The
+    /// band is read before the player is scored, so the others cost
+    /// nothing: listing the red players of a million does not score the
+    /// green ones. A caller holding a lock around the engine can walk it
+    /// a range at a time and let go in between.
+    pub fn players_in(
+        &self,
+        band: Option<Band>,
+        range: std::ops::Range<u32>,
+    ) -> impl Iterator<Item = PlayerView<'_>> {
+        let end = range.end.min(self.players.len() as u32);
+        (range.start.min(end)..end)
+            .filter(move |&i| band.is_none_or(|b| self.players[i as usize].state.verdict.band == b))
+            .map(|i| self.view(i))
+    }
+
     /// A player's full state, for the changelog.
     pub fn export(&self, brand: &str, player_id: &str) -> Option<PlayerSnapshot> {
         let idx = self.find(brand, player_id)?;

@@ -15,7 +15,10 @@
 
 pub mod players;
 
-pub use players::{Api, PlayerDirectory, PlayerInfo, ReasonInfo, WindowFigures, riskier_first};
+pub use players::{
+    Api, LISTING_SLICE, PlayerDirectory, PlayerInfo, ReasonInfo, RiskiestPicker, WindowFigures,
+    riskier_first,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

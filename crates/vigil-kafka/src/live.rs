@@ -65,4 +65,37 @@ impl Live {
             }
         }
     }
+
+    /// Like [`Live::for_each_engine`], a slice of at most `players`
+    /// players at a time: `f` gets an engine and the positions of the
+    /// slice (see `Engine::players_in`), and the lock is let go between
+    /// slices, so a walk over a million players holds up the partition for
+    /// one slice at a time, not the whole walk. A partition reassigned
+    /// meanwhile is walked on in its new engine.
+    pub fn for_each_engine_slice(
+        &self,
+        players: u32,
+        mut f: impl FnMut(&Engine, std::ops::Range<u32>),
+    ) {
+        let players = players.max(1);
+        let Some(core) = self.core.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let keys = lock(&core).partition_keys();
+        for key in keys {
+            let mut start = 0u32;
+            loop {
+                let core = lock(&core);
+                let Some(engine) = core.engine(&key) else {
+                    break;
+                };
+                if start as usize >= engine.player_count() {
+                    break;
+                }
+                let end = start.saturating_add(players);
+                f(engine, start..end);
+                start = end;
+            }
+        }
+    }
 }

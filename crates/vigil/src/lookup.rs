@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use vigil_domain::Band;
-use vigil_http::{PlayerDirectory, PlayerInfo, riskier_first};
+use vigil_http::{LISTING_SLICE, PlayerDirectory, PlayerInfo, RiskiestPicker};
 use vigil_kafka::Health;
 
 /// See the module documentation.
@@ -34,26 +34,14 @@ impl PlayerDirectory for EngineDirectory {
         out
     }
 
-    /// Scores every player of every owned partition (one partition under
-    /// the lock at a time) and keeps the `limit` riskiest.
+    /// Looks at every player of every owned partition, scoring those in
+    /// `band`, and keeps the `limit` riskiest. The lock is held for
+    /// [`LISTING_SLICE`] players at a time.
     fn riskiest(&self, band: Option<Band>, limit: usize) -> Vec<PlayerInfo> {
-        let mut best: Vec<PlayerInfo> = Vec::new();
-        self.health.live().for_each_engine(|engine| {
-            let currency = &engine.config().currency.reporting;
-            for view in engine.players() {
-                if band.is_some_and(|b| view.state.verdict.band != b) {
-                    continue;
-                }
-                best.push(PlayerInfo::from_view(&view, engine.clock(), currency));
-                // Bounded memory: cut back to the best `limit` now and then.
-                if best.len() >= limit.saturating_mul(2).max(64) {
-                    best.sort_by(riskier_first);
-                    best.truncate(limit);
-                }
-            }
-        });
-        best.sort_by(riskier_first);
-        best.truncate(limit);
-        best
+        let mut picker = RiskiestPicker::new(band, limit);
+        self.health
+            .live()
+            .for_each_engine_slice(LISTING_SLICE, |engine, range| picker.scan(engine, range));
+        picker.finish()
     }
 }

@@ -93,6 +93,7 @@ fn eval_reports_the_score_against_the_baselines() {
         "lead_time",
         "risk_alert",
         "benign_silence",
+        "leading_signal",
     ] {
         assert!(report["definitions"][key].is_string(), "{key}");
     }
@@ -111,6 +112,15 @@ fn eval_reports_the_score_against_the_baselines() {
             assert!((0.0..=1.0).contains(&v), "{k} {v}");
         }
     }
+    // Every alerted player is put down to exactly one leading signal, and
+    // the churners among them are the score's alerted churners.
+    let leading = report["by_leading_signal"].as_object().unwrap();
+    let sum = |k: &str| -> u64 { leading.values().map(|l| l[k].as_u64().unwrap()).sum() };
+    assert_eq!(sum("players"), metric(&systems[0], "alerted") as u64);
+    assert_eq!(
+        sum("churners"),
+        metric(&systems[0], "alerted_churners") as u64
+    );
     // The score sees far more than logins: it must beat "no login for a
     // week" on recall or on precision.
     let (score, login) = (&systems[0], &systems[1]);

@@ -66,7 +66,7 @@ const SWEEP: [f64; 7] = [-20.0, -15.0, -10.0, -5.0, 0.0, 5.0, 10.0];
 
 /// Definitions printed with every report, so a number is never read
 /// without what it means.
-const DEFINITIONS: [(&str, &str); 7] = [
+const DEFINITIONS: [(&str, &str); 8] = [
     (
         "risk_alert",
         "band_change to a worse band, usage_drop or inactivity (recoveries excluded)",
@@ -94,6 +94,10 @@ const DEFINITIONS: [(&str, &str); 7] = [
     (
         "benign_silence",
         "a stable player's labelled holiday or season break; its alerts are the risk alerts from its start to 7 days after its end",
+    ),
+    (
+        "leading_signal",
+        "the reason that took the most points off the alert judged: a churner's first risk alert at or after onset, anyone else's first",
     ),
 ];
 
@@ -222,6 +226,8 @@ struct Run {
     shift: f64,
     engine: Engine,
     alerts: Vec<Vec<i64>>,
+    /// Beside each of `alerts`: the signal that took off the most points.
+    leading: Vec<Vec<&'static str>>,
     /// Per player, a bit per [`AlertKind::ALL`] index that fired.
     fired: Vec<u8>,
     /// Risk alerts by kind, on churners and on stable players.
@@ -249,6 +255,12 @@ impl Run {
                 continue;
             };
             self.alerts[i as usize].push(a.ts.as_millis());
+            let lead = a
+                .reasons
+                .iter()
+                .min_by(|x, y| x.contribution.total_cmp(&y.contribution))
+                .map_or("none", |r| r.signal.as_str());
+            self.leading[i as usize].push(lead);
             self.fired[i as usize] |= 1 << a.kind as u8;
             let churner = players[i as usize].fate.drifts();
             self.kinds.entry(a.kind.as_str()).or_default()[usize::from(!churner)] += 1;
@@ -301,6 +313,13 @@ struct Group {
     by_kind: BTreeMap<&'static str, u64>,
 }
 
+/// Players whose judged alert one signal led; see `Report::by_leading_signal`.
+#[derive(Debug, Default, Serialize)]
+struct Leading {
+    players: u64,
+    churners: u64,
+}
+
 /// Stable players with one kind of benign silence, and the alerts it drew.
 #[derive(Debug, Default, Serialize)]
 struct Silence {
@@ -322,6 +341,11 @@ struct Report {
     /// players: `(alerts, mean points taken off)`. Where false alarms come
     /// from.
     false_alert_reasons: BTreeMap<&'static str, (u64, f64)>,
+    /// Alerted players by the signal that led the alert judged (a
+    /// churner's first at or after the onset, anyone else's first): how
+    /// many, and how many of them churners alerted in time to count for
+    /// precision. Which signals' alerts can be trusted.
+    by_leading_signal: BTreeMap<&'static str, Leading>,
     /// The score's recall and lead time among each kind of churner: an
     /// abrupt leaver is gone days after the bad experience, so their lead
     /// time is short by nature.
@@ -351,6 +375,7 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
             shift,
             engine,
             alerts: vec![Vec::new(); players.len()],
+            leading: vec![Vec::new(); players.len()],
             fired: vec![0; players.len()],
             kinds: BTreeMap::new(),
             false_reasons: BTreeMap::new(),
@@ -539,6 +564,27 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
         by_fate.insert(fate.as_str(), metrics::evaluate(&t, &a, end));
     }
 
+    let mut by_leading_signal: BTreeMap<&'static str, Leading> = BTreeMap::new();
+    for ((t, a), lead) in truth
+        .iter()
+        .zip(&runs[main].alerts)
+        .zip(&runs[main].leading)
+    {
+        let in_data = |&(_, &ts): &(usize, &i64)| ts <= end;
+        let after_onset = t.churn.and_then(|(onset, _)| {
+            a.iter()
+                .enumerate()
+                .filter(in_data)
+                .find(|&(_, &ts)| ts >= onset)
+        });
+        let Some((k, _)) = after_onset.or_else(|| a.iter().enumerate().find(in_data)) else {
+            continue;
+        };
+        let l = by_leading_signal.entry(lead[k]).or_default();
+        l.players += 1;
+        l.churners += u64::from(after_onset.is_some());
+    }
+
     let mut benign_silence = BTreeMap::new();
     for (k, kind) in SILENCES.into_iter().enumerate() {
         let mut s = Silence::default();
@@ -580,6 +626,7 @@ pub fn run(args: &EvalArgs, config: Config) -> anyhow::Result<()> {
             .iter()
             .map(|(k, &(n, sum))| (*k, (n, sum / n.max(1) as f64)))
             .collect(),
+        by_leading_signal,
         by_fate,
         benign_silence,
         alerted_by_group,
@@ -737,6 +784,19 @@ fn write_table(r: &Report, w: &mut impl Write) -> io::Result<()> {
         w,
         "score's risk alerts by kind (on churners/on stable): {}",
         kinds.join(", ")
+    )?;
+    let leading: Vec<String> = r
+        .by_leading_signal
+        .iter()
+        .map(|(k, l)| {
+            let precision = l.churners as f64 / l.players.max(1) as f64;
+            format!("{k} {}/{} ({precision:.2})", l.churners, l.players)
+        })
+        .collect();
+    writeln!(
+        w,
+        "score's alerted players by the signal leading the alert judged (churners alerted after onset/players, precision): {}",
+        leading.join(", ")
     )?;
     let reasons: Vec<String> = r
         .false_alert_reasons

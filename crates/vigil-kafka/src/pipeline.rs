@@ -1012,25 +1012,15 @@ impl Core {
             work.push(workers::Work::new(topic.clone(), part));
         }
         // Messages of partitions not owned (any more) are not handled.
-        let owner: Vec<usize> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, msg)| {
-                let w = index
-                    .get(&(msg.topic(), msg.partition()))
-                    .copied()
-                    .unwrap_or(usize::MAX);
-                if let Some(share) = work.get_mut(w) {
-                    share.messages.push(i);
-                }
-                w
-            })
-            .collect();
+        for (i, msg) in chunk.iter().enumerate() {
+            if let Some(&w) = index.get(&(msg.topic(), msg.partition())) {
+                work[w].messages.push(i);
+            }
+        }
         drop(index);
         workers::run_all(
             &mut work,
             chunk,
-            &owner,
             &self.sinks,
             self.use_changelog,
             self.threads,
@@ -1403,11 +1393,7 @@ pub mod dlq_headers {
 
 /// The original message, untouched, with why it was refused and where it
 /// came from in headers.
-fn dead_letter(
-    topic: &Arc<str>,
-    msg: &rdkafka::message::BorrowedMessage<'_>,
-    reason: &Reject,
-) -> OutRecord {
+fn dead_letter<M: Message>(topic: &Arc<str>, msg: &M, reason: &Reject) -> OutRecord {
     let mut headers = vec![
         (dlq_headers::REASON, Cow::Borrowed(reason.code().as_bytes())),
         (

@@ -197,11 +197,16 @@ fn main() {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(PipelineConfig::default().max_batch),
+            changelog_interval: std::env::var("VIGIL_PIPELINE__CHANGELOG_INTERVAL")
+                .ok()
+                .map(|v| humantime::parse_duration(&v).expect("VIGIL_PIPELINE__CHANGELOG_INTERVAL"))
+                .unwrap_or(PipelineConfig::default().changelog_interval),
             ..PipelineConfig::default()
         },
         engine: vigil_domain::EngineConfig::default(),
     };
     let settings_max_batch = settings.pipeline.max_batch;
+    let settings_interval = settings.pipeline.changelog_interval;
     let health = Arc::new(Health::default());
     let stop = CancellationToken::new();
     let worker = {
@@ -249,6 +254,7 @@ fn main() {
     println!("input encoding:         {encoding:?}");
     println!("state_rebuild:          {state_rebuild:?}");
     println!("max_batch:              {}", settings_max_batch);
+    println!("changelog_interval:     {settings_interval:?}");
     println!("raw consume:            {raw_rate:.0} events/s");
     println!(
         "vigil consume+score+publish: {vigil_rate:.0} events/s ({:.2} of raw)",
@@ -270,6 +276,18 @@ fn main() {
     }
     println!("receive-to-publish:     p50 <= {p50} s, p99 <= {p99} s (histogram bucket bounds)");
     let text = handle.render();
+    let counter = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    println!(
+        "published per input event: {:.3} score records, {:.3} changelog records, {:.1} changelog bytes",
+        counter("vigil_scores_published_total") / n as f64,
+        counter("vigil_changelog_records_total") / n as f64,
+        counter("vigil_changelog_bytes_total") / n as f64,
+    );
     for l in text.lines().filter(|l| {
         l.starts_with("vigil_batches_total")
             || l.starts_with("vigil_changelog_records_total")

@@ -62,7 +62,21 @@ fn main() {
     ))
     .expect("create topic");
 
-    // Load: a population large enough for N events, JSON encoded.
+    // The input topic's encoding: JSON lines (default) or protobuf, as a
+    // topic's `encoding` key sets it in the service.
+    let encoding = match std::env::var("VIGIL_BENCH_FORMAT").as_deref() {
+        Ok("proto" | "protobuf") => vigil_codec::output::Encoding::Protobuf,
+        Ok("json") | Err(_) => vigil_codec::output::Encoding::Json,
+        Ok(other) => panic!("VIGIL_BENCH_FORMAT: json or proto, not {other}"),
+    };
+    // The broker's process, when the script started it, so its CPU time
+    // can be read too: it serves both readers and absorbs vigil's outputs.
+    let broker_pid: Option<u32> = std::env::var("VIGIL_BENCH_BROKER_PID")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let broker_cpu = || broker_pid.map_or(0.0, |pid| cpu_seconds(&format!("/proc/{pid}/stat")));
+
+    // Load: a population large enough for N events, in that encoding.
     let players = (n / 200).max(100) as u32;
     let events: Vec<_> = Population::new(SimConfig {
         seed: 5,
@@ -82,10 +96,13 @@ fn main() {
         .expect("producer");
     let load = Instant::now();
     for e in &events {
-        let payload = vigil_codec::json::encode_event(e);
+        let payload = match encoding {
+            vigil_codec::output::Encoding::Json => vigil_codec::json::encode_event(e).into_bytes(),
+            vigil_codec::output::Encoding::Protobuf => vigil_codec::proto::encode_event(e),
+        };
         let mut record = BaseRecord::to(&topic)
             .key(e.player_id.as_bytes())
-            .payload(payload.as_bytes());
+            .payload(&payload);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -115,15 +132,20 @@ fn main() {
     }
     raw.assign(&tpl).expect("assign");
     let raw_cpu0 = process_cpu_seconds();
+    let mut raw_broker0 = broker_cpu();
     let (mut got, mut first) = (0usize, None);
     while got < n {
         if let Some(Ok(_)) = raw.poll(Duration::from_millis(100)) {
-            first.get_or_insert_with(Instant::now);
+            if first.is_none() {
+                first = Some(Instant::now());
+                raw_broker0 = broker_cpu();
+            }
             got += 1;
         }
     }
     let raw_secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
     let raw_cpu = process_cpu_seconds() - raw_cpu0;
+    let raw_broker = broker_cpu() - raw_broker0;
     drop(raw);
 
     // vigil: the real pipeline, in this process.
@@ -149,7 +171,7 @@ fn main() {
         topics: TopicsConfig {
             inputs: vec![InputTopic {
                 name: topic.clone(),
-                encoding: vigil_codec::output::Encoding::Json,
+                encoding,
             }],
             alerts: vigil_kafka::OutputTopic {
                 name: format!("bench-alerts-{run}"),
@@ -175,11 +197,16 @@ fn main() {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(PipelineConfig::default().max_batch),
+            changelog_interval: std::env::var("VIGIL_PIPELINE__CHANGELOG_INTERVAL")
+                .ok()
+                .map(|v| humantime::parse_duration(&v).expect("VIGIL_PIPELINE__CHANGELOG_INTERVAL"))
+                .unwrap_or(PipelineConfig::default().changelog_interval),
             ..PipelineConfig::default()
         },
         engine: vigil_domain::EngineConfig::default(),
     };
     let settings_max_batch = settings.pipeline.max_batch;
+    let settings_interval = settings.pipeline.changelog_interval;
     let health = Arc::new(Health::default());
     let stop = CancellationToken::new();
     let worker = {
@@ -194,12 +221,13 @@ fn main() {
             .expect("thread")
     };
     let mut first = None;
-    let mut vigil_cpu0 = 0.0;
+    let (mut vigil_cpu0, mut vigil_broker0) = (0.0, 0.0);
     loop {
         let done = health.status().events as usize;
         if done > 0 && first.is_none() {
             first = Some((Instant::now(), done));
             vigil_cpu0 = process_cpu_seconds();
+            vigil_broker0 = broker_cpu();
         }
         if done >= n {
             break;
@@ -210,6 +238,7 @@ fn main() {
     let vigil_secs = t0.elapsed().as_secs_f64();
     let vigil_rate = (n - at_first) as f64 / vigil_secs;
     let vigil_cpu = process_cpu_seconds() - vigil_cpu0;
+    let vigil_broker = broker_cpu() - vigil_broker0;
     stop.cancel();
     worker.join().expect("pipeline thread");
 
@@ -222,8 +251,10 @@ fn main() {
         "events:                 {n} ({players} players, {PARTITIONS} partitions), loaded at {:.0}/s",
         n as f64 / load_secs
     );
+    println!("input encoding:         {encoding:?}");
     println!("state_rebuild:          {state_rebuild:?}");
     println!("max_batch:              {}", settings_max_batch);
+    println!("changelog_interval:     {settings_interval:?}");
     println!("raw consume:            {raw_rate:.0} events/s");
     println!(
         "vigil consume+score+publish: {vigil_rate:.0} events/s ({:.2} of raw)",
@@ -236,8 +267,27 @@ fn main() {
         raw_cpu * 1e6 / n as f64,
         vigil_cpu * 1e6 / (n - at_first).max(1) as f64
     );
+    if broker_pid.is_some() {
+        println!(
+            "broker CPU per event:   raw {:.2} us, vigil {:.2} us (the broker's process, same windows)",
+            raw_broker * 1e6 / n as f64,
+            vigil_broker * 1e6 / (n - at_first).max(1) as f64
+        );
+    }
     println!("receive-to-publish:     p50 <= {p50} s, p99 <= {p99} s (histogram bucket bounds)");
     let text = handle.render();
+    let counter = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    println!(
+        "published per input event: {:.3} score records, {:.3} changelog records, {:.1} changelog bytes",
+        counter("vigil_scores_published_total") / n as f64,
+        counter("vigil_changelog_records_total") / n as f64,
+        counter("vigil_changelog_bytes_total") / n as f64,
+    );
     for l in text.lines().filter(|l| {
         l.starts_with("vigil_batches_total")
             || l.starts_with("vigil_changelog_records_total")
@@ -253,7 +303,12 @@ fn main() {
 /// User + system CPU time of this process so far, from `/proc/self/stat`
 /// (0 where there is none).
 fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    cpu_seconds("/proc/self/stat")
+}
+
+/// User + system CPU time of the process whose `stat` file this is.
+fn cpu_seconds(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
         return 0.0;
     };
     // Fields after the parenthesised command name; utime and stime are the

@@ -154,6 +154,13 @@ pub struct PipelineConfig {
     /// ride out a broker pause or a leader election.
     #[serde(with = "humantime_serde")]
     pub delivery_timeout: Duration,
+    /// With `state_rebuild = "changelog"` (at least once): changed players
+    /// are written to the changelog, and offsets committed after them, at
+    /// most this often rather than after every batch, so a player changed
+    /// by several batches in between is written once. Outputs still go out
+    /// per batch. `0s` writes after every batch.
+    #[serde(with = "humantime_serde")]
+    pub changelog_interval: Duration,
     /// Publish score records (alerts are always published).
     pub publish_scores: bool,
     /// How a newly assigned partition gets its players' state:
@@ -198,6 +205,7 @@ impl Default for PipelineConfig {
             poll_timeout: Duration::from_millis(100),
             idle_advance: Duration::from_secs(5),
             delivery_timeout: Duration::from_secs(120),
+            changelog_interval: Duration::from_millis(250),
             publish_scores: true,
             state_rebuild: crate::context::StartFrom::Changelog,
             processing_guarantee: Guarantee::AtLeastOnce,

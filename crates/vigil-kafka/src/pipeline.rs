@@ -396,6 +396,8 @@ pub(crate) struct Core {
     changelog_topic: Arc<str>,
     /// State goes to (and comes back from) the changelog.
     use_changelog: bool,
+    /// When the changelog was last written (and offsets committed with it).
+    last_checkpoint: Instant,
     /// `exactly_once`: every batch is one transaction (see `txn`).
     transactional: bool,
     transactions: txn::Transactions,
@@ -503,6 +505,7 @@ impl Pipeline {
             profile_table,
             changelog_topic: t.changelog.as_str().into(),
             use_changelog,
+            last_checkpoint: Instant::now(),
             transactional,
             transactions: txn::Transactions::new(&settings),
             restore_client,
@@ -570,7 +573,7 @@ impl Pipeline {
         if core.transactional {
             core.transact(&self.consumer, Instant::now(), false)?;
         } else {
-            core.enqueue_batch(Instant::now())?;
+            core.enqueue_batch(Instant::now(), true)?;
             core.settle(true, CommitMode::Sync, &self.consumer)?;
         }
         let _ = core.producer.flush(Duration::from_secs(10));
@@ -641,7 +644,7 @@ impl Pipeline {
         if core.transactional {
             core.transact(&self.consumer, started, true)?;
         } else {
-            core.enqueue_batch(started)?;
+            core.enqueue_batch(started, false)?;
             core.settle(false, CommitMode::Async, &self.consumer)?;
         }
         core.report(n, &tally, started);
@@ -688,16 +691,28 @@ impl Core {
     }
 
     /// Sends the batch's outputs and queues its changelog records and
-    /// offsets behind them.
-    fn enqueue_batch(&mut self, received: Instant) -> Result<(), PipelineError> {
+    /// offsets behind them. With a changelog, the records and the offsets
+    /// go at most every `pipeline.changelog_interval` unless `checkpoint`
+    /// (shutdown, revocation): a player changed by several batches in
+    /// between is written once, and the offsets wait for that record (the
+    /// batches in between commit nothing, so a crash redoes them).
+    fn enqueue_batch(&mut self, received: Instant, checkpoint: bool) -> Result<(), PipelineError> {
         let outbox = std::mem::take(&mut self.outbox);
         let sent = self.dispatch(outbox)?;
-        let changelog = if self.use_changelog {
+        let checkpoint = !self.use_changelog
+            || checkpoint
+            || self.last_checkpoint.elapsed() >= self.settings.pipeline.changelog_interval;
+        let changelog = if self.use_changelog && checkpoint {
+            self.last_checkpoint = Instant::now();
             self.changelog_records()
         } else {
             Vec::new()
         };
-        let commit = self.commit_positions();
+        let commit = if checkpoint {
+            self.commit_positions()
+        } else {
+            TopicPartitionList::new()
+        };
         if !sent.records.is_empty() || !changelog.is_empty() || commit.count() > 0 {
             self.in_flight.push_back(InFlight {
                 sent,
@@ -801,7 +816,7 @@ impl Core {
         let finished = if self.transactional {
             self.transact(consumer, Instant::now(), false)
         } else {
-            self.enqueue_batch(Instant::now())
+            self.enqueue_batch(Instant::now(), true)
                 .and_then(|()| self.settle(true, CommitMode::Sync, consumer))
         };
         if let Err(e) = finished {
@@ -1012,25 +1027,15 @@ impl Core {
             work.push(workers::Work::new(topic.clone(), part));
         }
         // Messages of partitions not owned (any more) are not handled.
-        let owner: Vec<usize> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, msg)| {
-                let w = index
-                    .get(&(msg.topic(), msg.partition()))
-                    .copied()
-                    .unwrap_or(usize::MAX);
-                if let Some(share) = work.get_mut(w) {
-                    share.messages.push(i);
-                }
-                w
-            })
-            .collect();
+        for (i, msg) in chunk.iter().enumerate() {
+            if let Some(&w) = index.get(&(msg.topic(), msg.partition())) {
+                work[w].messages.push(i);
+            }
+        }
         drop(index);
         workers::run_all(
             &mut work,
             chunk,
-            &owner,
             &self.sinks,
             self.use_changelog,
             self.threads,
@@ -1419,11 +1424,7 @@ pub mod dlq_headers {
 
 /// The original message, untouched, with why it was refused and where it
 /// came from in headers.
-fn dead_letter(
-    topic: &Arc<str>,
-    msg: &rdkafka::message::BorrowedMessage<'_>,
-    reason: &Reject,
-) -> OutRecord {
+fn dead_letter<M: Message>(topic: &Arc<str>, msg: &M, reason: &Reject) -> OutRecord {
     let mut headers = vec![
         (dlq_headers::REASON, Cow::Borrowed(reason.code().as_bytes())),
         (

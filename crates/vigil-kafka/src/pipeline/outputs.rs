@@ -55,85 +55,91 @@ impl Sinks {
             outputs.clear();
             return;
         }
-        for o in outputs.drain(..) {
-            let record = match o {
-                Output::Alert(a) => OutRecord {
-                    topic: self.alerts.clone(),
-                    partition: None,
-                    key: Some(a.player_id.clone().into_bytes()),
-                    payload: vigil_codec::output::encode_alert(&a, self.alerts_encoding),
-                    headers: vec![
-                        ("vigil.alert_id", a.alert_id.clone().into_bytes().into()),
-                        ("vigil.kind", a.kind.as_str().as_bytes().into()),
-                        (
-                            "content-type",
-                            Cow::Borrowed(content_type(self.alerts_encoding).as_bytes()),
-                        ),
-                    ],
-                    kind: Kind::Alert {
-                        kind: a.kind.as_str(),
-                        band: a.band,
-                        event_ts: a.ts,
-                    },
+        out.extend(outputs.drain(..).filter_map(|o| self.record(o)));
+    }
+
+    /// One output's record (`None` for a score when scores are not
+    /// published).
+    pub(super) fn record(&self, o: Output) -> Option<OutRecord> {
+        Some(match o {
+            Output::Alert(a) => OutRecord {
+                topic: self.alerts.clone(),
+                partition: None,
+                key: Some(a.player_id.clone().into_bytes()),
+                payload: vigil_codec::output::encode_alert(&a, self.alerts_encoding),
+                headers: vec![
+                    ("vigil.alert_id", a.alert_id.clone().into_bytes().into()),
+                    ("vigil.kind", a.kind.as_str().as_bytes().into()),
+                    (
+                        "content-type",
+                        Cow::Borrowed(content_type(self.alerts_encoding).as_bytes()),
+                    ),
+                ],
+                kind: Kind::Alert {
+                    kind: a.kind.as_str(),
+                    band: a.band,
+                    event_ts: a.ts,
                 },
-                Output::Score(s) => {
-                    if !self.publish_scores {
-                        continue;
-                    }
-                    OutRecord {
-                        topic: self.scores.clone(),
-                        partition: None,
-                        key: Some(s.player_id.clone().into_bytes()),
-                        payload: vigil_codec::output::encode_score(&s, self.scores_encoding),
-                        headers: vec![(
-                            "content-type",
-                            Cow::Borrowed(content_type(self.scores_encoding).as_bytes()),
-                        )],
-                        kind: Kind::Score {
-                            band: s.band,
-                            event_ts: s.ts,
-                        },
-                    }
+            },
+            Output::Score(s) => {
+                if !self.publish_scores {
+                    return None;
                 }
-                Output::Offer(o) => {
-                    let enc = self.offers_encoding;
-                    OutRecord {
-                        topic: self.offers.clone(),
-                        partition: None,
-                        key: Some(o.player_id.clone().into_bytes()),
-                        payload: vigil_codec::retention::encode_offer(&o, enc),
-                        headers: vec![
-                            ("vigil.offer_id", o.offer_id.clone().into_bytes().into()),
-                            ("vigil.status", o.status.as_str().as_bytes().into()),
-                            ("content-type", Cow::Borrowed(content_type(enc).as_bytes())),
-                        ],
-                        kind: Kind::Offer {
-                            status: o.status,
-                            channel: o.channel,
-                            event_ts: o.ts,
-                        },
-                    }
+                let payload = vigil_codec::output::encode_score(&s, self.scores_encoding);
+                let kind = Kind::Score {
+                    band: s.band,
+                    event_ts: s.ts,
+                };
+                OutRecord {
+                    topic: self.scores.clone(),
+                    partition: None,
+                    // The record is the score's last use: its id moves.
+                    key: Some(s.player_id.into_bytes()),
+                    payload,
+                    headers: vec![(
+                        "content-type",
+                        Cow::Borrowed(content_type(self.scores_encoding).as_bytes()),
+                    )],
+                    kind,
                 }
-                Output::Outcome(o) => {
-                    let enc = self.outcomes_encoding;
-                    OutRecord {
-                        topic: self.outcomes.clone(),
-                        partition: None,
-                        key: Some(o.player_id.clone().into_bytes()),
-                        payload: vigil_codec::retention::encode_outcome(&o, enc),
-                        headers: vec![
-                            ("vigil.outcome_id", o.outcome_id.clone().into_bytes().into()),
-                            ("content-type", Cow::Borrowed(content_type(enc).as_bytes())),
-                        ],
-                        kind: Kind::Outcome {
-                            group: o.source.group(),
-                            recovered: o.recovered,
-                            event_ts: o.ts,
-                        },
-                    }
+            }
+            Output::Offer(o) => {
+                let enc = self.offers_encoding;
+                OutRecord {
+                    topic: self.offers.clone(),
+                    partition: None,
+                    key: Some(o.player_id.clone().into_bytes()),
+                    payload: vigil_codec::retention::encode_offer(&o, enc),
+                    headers: vec![
+                        ("vigil.offer_id", o.offer_id.clone().into_bytes().into()),
+                        ("vigil.status", o.status.as_str().as_bytes().into()),
+                        ("content-type", Cow::Borrowed(content_type(enc).as_bytes())),
+                    ],
+                    kind: Kind::Offer {
+                        status: o.status,
+                        channel: o.channel,
+                        event_ts: o.ts,
+                    },
                 }
-            };
-            out.push(record);
-        }
+            }
+            Output::Outcome(o) => {
+                let enc = self.outcomes_encoding;
+                OutRecord {
+                    topic: self.outcomes.clone(),
+                    partition: None,
+                    key: Some(o.player_id.clone().into_bytes()),
+                    payload: vigil_codec::retention::encode_outcome(&o, enc),
+                    headers: vec![
+                        ("vigil.outcome_id", o.outcome_id.clone().into_bytes().into()),
+                        ("content-type", Cow::Borrowed(content_type(enc).as_bytes())),
+                    ],
+                    kind: Kind::Outcome {
+                        group: o.source.group(),
+                        recovered: o.recovered,
+                        event_ts: o.ts,
+                    },
+                }
+            }
+        })
     }
 }

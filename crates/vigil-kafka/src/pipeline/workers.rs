@@ -1,24 +1,25 @@
 //! Handling a polled chunk of messages on every core.
 //!
-//! Two stages, each spread over the available threads while the loop
-//! waits: decoding, which needs nothing but the bytes, in contiguous
-//! slices of the chunk; then scoring, per partition (partitions are
-//! independent: one engine each, a player's events all in one partition),
-//! each partition's events in offset order, with its outputs turned into
-//! records on the same thread. Consumers hand out messages in runs of one
-//! partition (a fetched record batch at a time), so a chunk may hold one
-//! partition only, and then only decoding is shared out. Nothing else runs
+//! Partitions are independent (one engine each, a player's events all in
+//! one partition), so each thread takes a partition's share of the chunk
+//! and scores its events in offset order, turning the outputs into
+//! records on the same thread. Decoding needs nothing but the bytes: the
+//! share's messages are cut into blocks that the scoring thread decodes
+//! as it reaches them, unless a thread with no share left has decoded
+//! them ahead. Consumers hand out messages in runs of one partition (a
+//! fetched record batch at a time), so a chunk often holds one partition
+//! only: then one core decodes while the other scores. Nothing else runs
 //! meanwhile: the chunk is handled between two `poll`s exactly as the
 //! messages one by one would be, so commits, the changelog and rebalances
 //! see the same state. On one core, or for a small chunk, everything runs
 //! on the loop's thread.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::Message;
 use vigil_codec::output::Encoding;
 use vigil_domain::{EventType, Output, PlayerEvent, Reject, Timestamp};
 
@@ -62,8 +63,6 @@ pub(super) struct Work<'a> {
     pub(super) part: &'a mut Part,
     /// Indices into the chunk, in offset order.
     pub(super) messages: Vec<usize>,
-    /// Their decoded events, in the same order.
-    events: Vec<Result<PlayerEvent, Reject>>,
     pub(super) records: Vec<OutRecord>,
     pub(super) tally: Tally,
     outputs: Vec<Output>,
@@ -75,37 +74,50 @@ impl<'a> Work<'a> {
             topic,
             part,
             messages: Vec::new(),
-            events: Vec::new(),
             records: Vec::new(),
             tally: Tally::default(),
             outputs: Vec::new(),
         }
     }
 
-    /// Applies this partition's decoded messages, in order.
-    fn run(&mut self, chunk: &[BorrowedMessage<'_>], sinks: &Sinks, use_changelog: bool) {
-        if self.messages.is_empty() {
+    /// Applies this partition's decoded messages, in order: its blocks
+    /// one after the other, each decoded here unless another thread has
+    /// done it or is doing it.
+    fn run<M: Message>(
+        &mut self,
+        chunk: &[M],
+        blocks: &[Block],
+        progress: &Progress,
+        sinks: &Sinks,
+        use_changelog: bool,
+    ) {
+        if blocks.is_empty() {
             return;
         }
         let now = Instant::now();
-        for (&i, decoded) in self.messages.iter().zip(self.events.drain(..)) {
-            handle(
-                &self.topic,
-                self.part,
-                &chunk[i],
-                decoded,
-                sinks,
-                use_changelog,
-                &mut self.outputs,
-                &mut self.records,
-                &mut self.tally,
-            );
+        for block in blocks {
+            let events = block.take(chunk, progress);
+            let mut pending = Vec::new();
+            for (&i, decoded) in block.messages.iter().zip(events) {
+                handle(
+                    &self.topic,
+                    self.part,
+                    &chunk[i],
+                    decoded,
+                    &sinks.dead_letter,
+                    use_changelog,
+                    &mut self.outputs,
+                    &mut pending,
+                    &mut self.tally,
+                );
+            }
+            block.scored(pending, progress);
         }
         self.part.last_message = now;
     }
 }
 
-fn decode(msg: &BorrowedMessage<'_>, encoding: Encoding) -> Result<PlayerEvent, Reject> {
+fn decode<M: Message>(msg: &M, encoding: Encoding) -> Result<PlayerEvent, Reject> {
     let payload = msg.payload().unwrap_or_default();
     match encoding {
         Encoding::Json => vigil_codec::json::decode_event(payload),
@@ -134,11 +146,16 @@ pub(super) fn spread<T: Send>(units: &mut [T], threads: usize, f: impl Fn(&mut T
             f(&mut cell.lock().unwrap_or_else(|e| e.into_inner()));
         }
     };
+    on_threads(threads, work);
+}
+
+/// Runs `work` on this thread and on `threads - 1` scoped ones.
+fn on_threads(threads: usize, work: impl Fn() + Sync) {
     std::thread::scope(|s| {
         for _ in 1..threads {
             let spawned = std::thread::Builder::new()
                 .name("vigil-worker".into())
-                .spawn_scoped(s, work);
+                .spawn_scoped(s, &work);
             if let Err(e) = spawned {
                 // The threads that did start (this one at least) take
                 // every unit.
@@ -149,74 +166,249 @@ pub(super) fn spread<T: Send>(units: &mut [T], threads: usize, f: impl Fn(&mut T
     });
 }
 
-/// A block of consecutive messages and their decoded events (`None` for
-/// a message of a partition not owned).
-struct Block {
-    start: usize,
-    events: Vec<Option<Result<PlayerEvent, Reject>>>,
+/// A block's way through: decoded, then scored, then encoded, each step
+/// by whichever thread claims it (the `BUSY` states).
+const FREE: u8 = 0;
+const BUSY: u8 = 1;
+const DONE: u8 = 2;
+const SCORED: u8 = 3;
+const ENCODING: u8 = 4;
+const ENCODED: u8 = 5;
+
+/// What scoring a message left to publish: outputs still to encode, or a
+/// dead letter already made.
+enum Pending {
+    Output(Output),
+    Record(OutRecord),
 }
 
-/// Decodes the chunk's messages (`owner[i]` is the share message `i`
-/// belongs to) and hands each share its events, in order.
-fn decode_all(
-    work: &mut [Work<'_>],
-    chunk: &[BorrowedMessage<'_>],
-    owner: &[usize],
-    threads: usize,
-) {
-    let encodings: Vec<Encoding> = work.iter().map(|w| w.part.encoding).collect();
-    let threads = if chunk.len() < PARALLEL_MIN {
-        1
-    } else {
-        threads
-    };
-    let mut blocks: Vec<Block> = (0..chunk.len())
-        .step_by(DECODE_BLOCK)
-        .map(|start| Block {
-            start,
-            events: Vec::new(),
-        })
-        .collect();
-    spread(&mut blocks, threads, |block| {
-        let end = (block.start + DECODE_BLOCK).min(chunk.len());
-        block.events = (block.start..end)
-            .map(|i| {
-                let enc = encodings.get(owner[i])?;
-                Some(decode(&chunk[i], *enc))
-            })
-            .collect();
-    });
-    for block in blocks {
-        for (i, event) in (block.start..).zip(block.events) {
-            if let Some(event) = event {
-                work[owner[i]].events.push(event);
-            }
+/// Up to [`DECODE_BLOCK`] consecutive messages of one partition, decoded
+/// by whichever thread claims them first: the thread scoring the partition
+/// when it gets there, or earlier a thread with no partition of its own
+/// left, reading ahead.
+struct Block {
+    /// Chunk indices, in offset order.
+    messages: Vec<usize>,
+    encoding: Encoding,
+    state: AtomicU8,
+    events: Mutex<Vec<Result<PlayerEvent, Reject>>>,
+    /// After scoring: what to publish, in order.
+    pending: Mutex<Vec<Pending>>,
+    /// After encoding: the records, in order.
+    records: Mutex<Vec<OutRecord>>,
+}
+
+/// Where a thread waits for a block another thread is decoding or
+/// scoring.
+#[derive(Default)]
+struct Progress {
+    lock: Mutex<()>,
+    decoded: Condvar,
+    /// A scoring thread panicked: nobody waits for its blocks any more
+    /// (the panic then comes out of the thread scope).
+    abandoned: AtomicBool,
+}
+
+/// Marks the progress abandoned if the thread scoring a share unwinds.
+struct Abandon<'a>(&'a Progress);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.0.abandoned.store(true, Ordering::Release);
+            self.0.decoded.notify_all();
         }
     }
 }
 
-/// Decodes the chunk, then runs every partition's work, spread over up to
-/// `threads` threads (the loop's own included), largest share first.
-/// `owner[i]` is the index in `work` of the share message `i` belongs to
-/// (`work.len()` or more if none: its partition is not owned).
-pub(super) fn run_all(
+impl Block {
+    /// Decodes the block if nobody has started on it.
+    fn decode_if_free<M: Message>(&self, chunk: &[M], progress: &Progress) -> bool {
+        if self
+            .state
+            .compare_exchange(FREE, BUSY, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let events: Vec<_> = self
+            .messages
+            .iter()
+            .map(|&i| decode(&chunk[i], self.encoding))
+            .collect();
+        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = events;
+        // Under the lock: a thread that saw the block busy is either
+        // waiting already or has not looked yet.
+        let _guard = progress.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.state.store(DONE, Ordering::Release);
+        progress.decoded.notify_all();
+        true
+    }
+
+    /// The decoded events, decoding them here or waiting for the thread
+    /// that is.
+    fn take<M: Message>(
+        &self,
+        chunk: &[M],
+        progress: &Progress,
+    ) -> Vec<Result<PlayerEvent, Reject>> {
+        if !self.decode_if_free(chunk, progress) {
+            let mut guard = progress.lock.lock().unwrap_or_else(|e| e.into_inner());
+            while self.state.load(Ordering::Acquire) != DONE {
+                guard = progress
+                    .decoded
+                    .wait(guard)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Scoring is done: the block's outputs wait for a thread to encode
+    /// them.
+    fn scored(&self, pending: Vec<Pending>, progress: &Progress) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = pending;
+        let _guard = progress.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.state.store(SCORED, Ordering::Release);
+        progress.decoded.notify_all();
+    }
+
+    /// Encodes the block's outputs if it is scored and nobody has started.
+    fn encode_if_scored(&self, sinks: &Sinks) -> bool {
+        if self
+            .state
+            .compare_exchange(SCORED, ENCODING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let records: Vec<OutRecord> = pending
+            .into_iter()
+            .filter_map(|p| match p {
+                Pending::Output(o) => sinks.record(o),
+                Pending::Record(r) => Some(r),
+            })
+            .collect();
+        *self.records.lock().unwrap_or_else(|e| e.into_inner()) = records;
+        self.state.store(ENCODED, Ordering::Release);
+        true
+    }
+
+    /// Waits until the block is scored (or further), or its scoring
+    /// thread has panicked.
+    fn wait_scored(&self, progress: &Progress) {
+        let mut guard = progress.lock.lock().unwrap_or_else(|e| e.into_inner());
+        while self.state.load(Ordering::Acquire) < SCORED
+            && !progress.abandoned.load(Ordering::Acquire)
+        {
+            guard = progress
+                .decoded
+                .wait(guard)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Decodes and scores the chunk on up to `threads` threads (the loop's
+/// own included). Each thread takes the largest partition share nobody
+/// has claimed and scores it, decoding its blocks in turn; a thread with
+/// no share left decodes blocks ahead, in chunk order, for the others. So
+/// a chunk of one partition is decoded on one core while it is scored on
+/// the other, and a chunk of several is decoded and scored on all.
+pub(super) fn run_all<M: Message + Sync>(
     work: &mut [Work<'_>],
-    chunk: &[BorrowedMessage<'_>],
-    owner: &[usize],
+    chunk: &[M],
     sinks: &Sinks,
     use_changelog: bool,
     threads: usize,
 ) {
-    decode_all(work, chunk, owner, threads);
-    let mut shares: Vec<&mut Work<'_>> =
-        work.iter_mut().filter(|w| !w.messages.is_empty()).collect();
-    shares.sort_by_key(|w| std::cmp::Reverse(w.messages.len()));
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::with_capacity(work.len());
+    for w in work.iter() {
+        let start = blocks.len();
+        blocks.extend(w.messages.chunks(DECODE_BLOCK).map(|m| Block {
+            messages: m.to_vec(),
+            encoding: w.part.encoding,
+            state: AtomicU8::new(FREE),
+            events: Mutex::new(Vec::new()),
+            pending: Mutex::new(Vec::new()),
+            records: Mutex::new(Vec::new()),
+        }));
+        spans.push(start..blocks.len());
+    }
+    // Reading ahead follows the chunk: the blocks scoring needs first.
+    let mut ahead: Vec<usize> = (0..blocks.len()).collect();
+    ahead.sort_by_key(|&b| blocks[b].messages.first().copied().unwrap_or(0));
+    let mut shares: Vec<(&mut Work<'_>, std::ops::Range<usize>)> = work
+        .iter_mut()
+        .zip(spans)
+        .filter(|(w, _)| !w.messages.is_empty())
+        .collect();
+    shares.sort_by_key(|(w, _)| std::cmp::Reverse(w.messages.len()));
     let threads = if chunk.len() < PARALLEL_MIN {
         1
     } else {
-        threads
+        threads.min(blocks.len())
     };
-    spread(&mut shares, threads, |w| w.run(chunk, sinks, use_changelog));
+    let progress = Progress::default();
+    if threads <= 1 {
+        for (w, span) in &mut shares {
+            w.run(
+                chunk,
+                &blocks[span.clone()],
+                &progress,
+                sinks,
+                use_changelog,
+            );
+        }
+    } else {
+        let cells: Vec<_> = shares.iter_mut().map(Mutex::new).collect();
+        let (next_share, next_ahead, next_encode) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        on_threads(threads, || {
+            while let Some(cell) = cells.get(next_share.fetch_add(1, Ordering::Relaxed)) {
+                // Each cell is claimed once: the lock is never contended.
+                let mut share = cell.lock().unwrap_or_else(|e| e.into_inner());
+                let _abandon = Abandon(&progress);
+                let (w, span) = &mut **share;
+                w.run(
+                    chunk,
+                    &blocks[span.clone()],
+                    &progress,
+                    sinks,
+                    use_changelog,
+                );
+                // Its blocks nobody has encoded yet.
+                for block in &blocks[span.clone()] {
+                    block.encode_if_scored(sinks);
+                }
+            }
+            // Every share is being scored by now: help with what the
+            // scoring threads leave, decoding ahead, then encoding behind.
+            while let Some(&b) = ahead.get(next_ahead.fetch_add(1, Ordering::Relaxed)) {
+                blocks[b].decode_if_free(chunk, &progress);
+            }
+            while let Some(&b) = ahead.get(next_encode.fetch_add(1, Ordering::Relaxed)) {
+                blocks[b].wait_scored(&progress);
+                blocks[b].encode_if_scored(sinks);
+            }
+        });
+    }
+    // Every block is encoded now (on one thread, or by the threads that
+    // scored them, which encode what nobody else did): its share's records
+    // in block order, so a player's records stay in event order.
+    for (w, span) in shares {
+        for block in &mut blocks[span] {
+            block.encode_if_scored(sinks);
+            let records = block.records.get_mut().unwrap_or_else(|e| e.into_inner());
+            w.records.append(records);
+        }
+    }
 }
 
 /// Adds every share's counts into `total` and its records, partition by
@@ -230,17 +422,17 @@ pub(super) fn collect(work: &mut [Work<'_>], total: &mut Tally, outbox: &mut Vec
 
 /// One decoded message: apply it (or pass over what the restored state
 /// holds), track the commit position, and turn outputs or the rejection
-/// into records.
+/// into what to publish.
 #[allow(clippy::too_many_arguments)]
-fn handle(
+fn handle<M: Message>(
     topic: &Arc<str>,
     part: &mut Part,
-    msg: &BorrowedMessage<'_>,
+    msg: &M,
     decoded: Result<PlayerEvent, Reject>,
-    sinks: &Sinks,
+    dead_letters: &Arc<str>,
     use_changelog: bool,
     outputs: &mut Vec<Output>,
-    records: &mut Vec<OutRecord>,
+    pending: &mut Vec<Pending>,
     tally: &mut Tally,
 ) {
     let offset = msg.offset();
@@ -280,9 +472,152 @@ fn handle(
                 part.inflight.push_back((offset, Timestamp::MIN));
             }
             if !suppressed {
-                records.push(dead_letter(&sinks.dead_letter, msg, &reason));
+                pending.push(Pending::Record(dead_letter(dead_letters, msg, &reason)));
             }
         }
     }
-    sinks.records(outputs, suppressed, records);
+    // Nothing is published for suppressed outputs: a previous owner did.
+    if suppressed {
+        outputs.clear();
+    } else {
+        pending.extend(outputs.drain(..).map(Pending::Output));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use rdkafka::message::OwnedMessage;
+    use vigil_domain::{Engine, EngineConfig};
+
+    use super::*;
+    use crate::config::TopicsConfig;
+
+    fn part() -> Part {
+        Part {
+            engine: Engine::new(EngineConfig::default()).expect("default engine settings"),
+            encoding: Encoding::Json,
+            inflight: VecDeque::new(),
+            resume_at: None,
+            position: None,
+            held: None,
+            clock_written: None,
+            commit_at: None,
+            committed: None,
+            last_message: Instant::now(),
+            newest_ts: Timestamp::MIN,
+            seen: (0, 0),
+            seen_offers: Default::default(),
+        }
+    }
+
+    /// Two partitions' events over 30 days, in runs of 300 messages of one
+    /// partition as consumers hand them out, with a few that do not parse.
+    fn chunk(n: usize) -> Vec<OwnedMessage> {
+        let mut offsets = [0i64; 2];
+        let mut by_partition: [Vec<(usize, String)>; 2] = [Vec::new(), Vec::new()];
+        for i in 0..n {
+            let player = i % 40;
+            let day = i * 30 / n + 1;
+            let minute = i % 1440;
+            let ts = format!("2026-11-{day:02}T{:02}:{:02}:00Z", minute / 60, minute % 60);
+            let line = if i % 997 == 500 {
+                "not json".to_owned()
+            } else if i % 3 == 0 {
+                format!(
+                    r#"{{"event_id":"e{i}","player_id":"p{player}","brand":"b","ts":"{ts}","type":"login"}}"#
+                )
+            } else {
+                format!(
+                    r#"{{"event_id":"e{i}","player_id":"p{player}","brand":"b","ts":"{ts}","type":"bet","stake":{}.5,"currency":"EUR","game":"slots"}}"#,
+                    1 + i % 50
+                )
+            };
+            by_partition[player % 2].push((player, line));
+        }
+        let mut runs: Vec<Vec<OwnedMessage>> = Vec::new();
+        for (p, events) in by_partition.into_iter().enumerate() {
+            for (r, run) in events.chunks(300).enumerate() {
+                let msgs = run
+                    .iter()
+                    .map(|(player, line)| {
+                        offsets[p] += 1;
+                        OwnedMessage::new(
+                            Some(line.clone().into_bytes()),
+                            Some(format!("p{player}").into_bytes()),
+                            "in".to_owned(),
+                            rdkafka::Timestamp::NotAvailable,
+                            p as i32,
+                            offsets[p] - 1,
+                            None,
+                        )
+                    })
+                    .collect();
+                if runs.len() <= r * 2 + p {
+                    runs.resize_with(r * 2 + p + 1, Vec::new);
+                }
+                runs[r * 2 + p] = msgs;
+            }
+        }
+        runs.into_iter().flatten().collect()
+    }
+
+    type Published = Vec<(String, Option<i32>, Option<Vec<u8>>, Vec<u8>)>;
+
+    /// Handles the chunk on `threads` threads: the records, the
+    /// partitions' positions and the counts.
+    fn handle_on(threads: usize, chunk: &[OwnedMessage]) -> (Published, Vec<Option<i64>>, u64) {
+        let mut parts = [part(), part()];
+        let topic: Arc<str> = "in".into();
+        let sinks = Sinks::new(&TopicsConfig::default(), true);
+        let mut work: Vec<Work<'_>> = parts
+            .iter_mut()
+            .map(|p| Work::new(topic.clone(), p))
+            .collect();
+        for (i, msg) in chunk.iter().enumerate() {
+            work[msg.partition() as usize].messages.push(i);
+        }
+        run_all(&mut work, chunk, &sinks, true, threads);
+        let (mut tally, mut out) = (Tally::default(), Vec::new());
+        collect(&mut work, &mut tally, &mut out);
+        drop(work);
+        let published = out
+            .into_iter()
+            .map(|r| (r.topic.to_string(), r.partition, r.key, r.payload))
+            .collect();
+        let rejected = tally.rejected.values().sum();
+        (
+            published,
+            parts.iter().map(|p| p.position).collect(),
+            rejected,
+        )
+    }
+
+    #[test]
+    fn a_chunk_handled_on_several_threads_publishes_what_one_thread_does() {
+        let chunk = chunk(6_000);
+        assert!(chunk.len() >= PARALLEL_MIN);
+        let serial = handle_on(1, &chunk);
+        let sinks = Sinks::new(&TopicsConfig::default(), true);
+        let scores = serial.0.iter().filter(|r| *r.0 == *sinks.scores).count();
+        let dead = serial
+            .0
+            .iter()
+            .filter(|r| *r.0 == *sinks.dead_letter)
+            .count();
+        assert!(scores > 0, "no score published");
+        assert_eq!(dead, 6, "every unreadable message dead-lettered");
+        assert_eq!(serial.2, 6);
+        assert_eq!(serial.1, vec![Some(3_000), Some(3_000)]);
+        for threads in [2, 3] {
+            let parallel = handle_on(threads, &chunk);
+            assert_eq!(parallel.1, serial.1, "positions on {threads} threads");
+            assert_eq!(parallel.2, serial.2, "rejections on {threads} threads");
+            assert!(
+                parallel.0 == serial.0,
+                "records differ on {threads} threads"
+            );
+        }
+    }
 }

@@ -216,6 +216,35 @@ async fn restart_after_a_crash_loses_no_alert_and_repeats_are_identifiable() {
     }
 }
 
+/// Batches of more than 512 messages are decoded and scored on several
+/// threads (the other tests' batches are too small for it): they must
+/// publish what one uninterrupted run does.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_batches_spread_over_threads_publish_what_one_run_does() {
+    let mut setup = scoring_setup(2);
+    setup.max_batch = 20_000;
+    create_topic(&setup.input, setup.partitions).await;
+    let events = population(40, 60, setup.partitions);
+    let records = encode_events(&events);
+    // All in before vigil starts, so its polls find full fetches.
+    produce(&setup.input, &records).await;
+
+    let vigil = Vigil::start(&setup);
+    vigil.wait_ready(READY).await;
+    vigil.wait_committed(&setup, records.len(), READ).await;
+    let batches = vigil.metric("vigil_batches_total").await.unwrap_or(0.0);
+    let (status, log) = vigil.terminate();
+    assert!(status.success(), "{log}");
+    // More than 512 messages a batch on average: some batch took the
+    // threaded path.
+    assert!(
+        batches > 0.0 && records.len() as f64 / batches > 512.0,
+        "{} messages in {batches} batches\n{log}",
+        records.len()
+    );
+    assert_as_uninterrupted(&setup, &events, &log);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn graceful_shutdown_commits_everything_and_endpoints_answer() {
     let setup = Setup::new(2);

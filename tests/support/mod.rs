@@ -252,6 +252,9 @@ pub struct Setup {
     /// short by default, so a dead member is noticed quickly.
     pub session_timeout_ms: u32,
     pub max_poll_interval_ms: u32,
+    /// `pipeline.max_batch`: small (500) so that a test's few thousand
+    /// events make many batches.
+    pub max_batch: usize,
 }
 
 impl Setup {
@@ -276,6 +279,7 @@ impl Setup {
             create_missing: true,
             session_timeout_ms: 6000,
             max_poll_interval_ms: 10_000,
+            max_batch: 500,
         }
     }
 
@@ -308,7 +312,7 @@ changelog = "{changelog}"
 create_missing = {create_missing}
 [pipeline]
 idle_advance = "{idle}"
-max_batch = 500
+max_batch = {max_batch}
 {pipeline_extra}
 [http]
 listen = "127.0.0.1:{http_port}"
@@ -319,6 +323,7 @@ listen = "127.0.0.1:{http_port}"
             session = self.session_timeout_ms,
             max_poll = self.max_poll_interval_ms,
             pipeline_extra = self.pipeline_extra,
+            max_batch = self.max_batch,
             group = self.group,
             input = self.input,
             ienc = self.input_encoding,

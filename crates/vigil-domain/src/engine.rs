@@ -32,7 +32,9 @@ use crate::time::{DAY_MS, Timestamp, duration_ms};
 use crate::value::{self, Value};
 use crate::window::Span;
 
+mod prefetch;
 mod store;
+use prefetch::prefetch;
 use store::ChunkedVec;
 
 /// Counters the edge turns into metrics.
@@ -128,9 +130,9 @@ struct Staged {
     /// When it was staged, in the engine's staging count: tells which
     /// staged events [`Engine::take_changes`] has not handed out yet.
     seq: u64,
-    /// The player's index, once looked up ahead of release (see
-    /// [`LOOKAHEAD`]); `None` also for a player not yet known then.
-    idx: Option<u32>,
+    /// The player's [`index_hash`], once computed ahead of release (see
+    /// [`LOOKAHEAD`]); `None` before, or when the brand was not known then.
+    hash: Option<u64>,
 }
 
 impl Staged {
@@ -167,35 +169,15 @@ const TIMER_GRAIN_SECS: u32 = 60;
 /// window is empty and their last alerts have long fired.
 const DORMANT_AFTER_SECS: u32 = 2 * WINDOW_DAYS as u32 * 86_400;
 
-/// Timers of a minute are fired in batches of this many players, each
-/// batch's records read in one go first (see [`touch`]).
-const WARM_BATCH: usize = 64;
+/// How many players ahead of the one being fired, in a minute's timers,
+/// records (and, while sorting out stale entries, due times) are
+/// prefetched: enough to cover a memory access with the work of firing a
+/// few timers, few enough that the lines are still in cache when used.
+const TIMER_AHEAD: usize = 4;
 
 /// How many events ahead of the one being released the reorder buffer's
-/// players are looked up (see [`Engine::look_ahead`]).
-const LOOKAHEAD: usize = 8;
-
-/// Reads a field in each 64-byte stretch of a player's record. Called for
-/// a batch of players before any of them is scored: the loads do not
-/// depend on each other, so their cache misses overlap, where scoring
-/// player after player waited for each record's misses in turn (at 100k
-/// players the records no longer fit in cache). Which fields is a guess at
-/// the layout; a wrong guess costs a little speed, never a result.
-fn touch(p: &Player) -> u64 {
-    let s = &p.state;
-    let w = &s.window;
-    (p.id.len() as u64)
-        ^ u64::from(s.cooldowns.band_change_at)
-        ^ u64::from(w.stake_cents[0])
-        ^ u64::from(w.stake_cents[WINDOW_DAYS / 2])
-        ^ u64::from(w.bets[0])
-        ^ u64::from(w.bets[WINDOW_DAYS - 1])
-        ^ u64::from(w.visits[WINDOW_DAYS - 1])
-        ^ u64::from(s.decayed.at)
-        ^ u64::from(s.last_event)
-        ^ u64::from(s.verdict.evaluated_at)
-        ^ u64::from(s.brand)
-}
+/// players are prefetched (see [`Engine::look_ahead`]).
+const LOOKAHEAD: usize = 16;
 
 /// Profile of players the CRM sent none for.
 static NO_PROFILE: Profile = Profile {
@@ -406,7 +388,7 @@ impl Engine {
                 brand: event.brand,
                 fact,
                 seq: self.staged_seq,
-                idx: None,
+                hash: None,
             };
             if staged.ts <= self.clock && self.clock > Timestamp::MIN {
                 self.stats.late += 1;
@@ -487,24 +469,29 @@ impl Engine {
         }
     }
 
-    /// Looks up the player of the event [`LOOKAHEAD`] places behind the
-    /// one being released and reads its record, so by the time that event
-    /// is applied its record is in cache: the misses of the record's
-    /// other lines happen in parallel now instead of one after another
-    /// while it is applied and scored.
+    /// Starts loading the record of the event [`LOOKAHEAD`] places behind
+    /// the one being released, so that by the time it is applied the record
+    /// is in cache. The index's candidates for the player's hash are
+    /// prefetched without being compared (comparing would wait for the
+    /// record); a false candidate costs a wasted prefetch, never a result.
+    /// The hash is kept for the lookup at release.
     fn look_ahead(&mut self) {
         let Some(s) = self.pending.get(LOOKAHEAD) else {
             return;
         };
-        if s.idx.is_some() {
+        if s.hash.is_some() {
             return;
         }
-        let idx = self.find(&s.brand, &s.player_id);
-        if let Some(i) = idx {
-            std::hint::black_box(touch(&self.players[i as usize]));
+        let Some(bid) = self.brand_lookup(&s.brand) else {
+            return;
+        };
+        let hash = index_hash(bid, &s.player_id);
+        for &i in self.index.iter_hash(hash) {
+            prefetch(&self.players[i as usize]);
+            prefetch(&self.timer_due[i as usize]);
         }
         if let Some(s) = self.pending.get_mut(LOOKAHEAD) {
-            s.idx = idx;
+            s.hash = Some(hash);
         }
     }
 
@@ -555,9 +542,14 @@ impl Engine {
 
     fn find(&self, brand: &str, player_id: &str) -> Option<u32> {
         let bid = self.brand_lookup(brand)?;
+        self.find_hashed(bid, index_hash(bid, player_id), player_id)
+    }
+
+    /// [`Engine::find`] with the brand's id and [`index_hash`] known.
+    fn find_hashed(&self, bid: u16, hash: u64, player_id: &str) -> Option<u32> {
         let players = &self.players;
         self.index
-            .find(index_hash(bid, player_id), |&i| {
+            .find(hash, |&i| {
                 let p = &players[i as usize];
                 p.state.brand == bid && p.id.as_str() == player_id
             })
@@ -594,8 +586,12 @@ impl Engine {
     }
 
     fn apply(&mut self, s: Staged, now: Timestamp, out: &mut Vec<Output>) -> Result<(), Reject> {
-        // Players are never removed, so an index looked up ahead holds.
-        let idx = match s.idx {
+        // A hash computed ahead holds: brand ids never change.
+        let found = s.hash.and_then(|h| {
+            let bid = self.brand_lookup(&s.brand)?;
+            self.find_hashed(bid, h, &s.player_id)
+        });
+        let idx = match found {
             Some(i) => i,
             None => self.find_or_insert(&s.brand, &s.player_id, s.ts)?,
         };
@@ -953,7 +949,7 @@ impl Engine {
                 brand: brand.clone(),
                 fact: p.fact,
                 seq: 0,
-                idx: None,
+                hash: None,
             });
         }
         if let Some(state) = state {
@@ -994,27 +990,30 @@ impl Engine {
             // `next_due`; anything else is stale and skipped.
             let mut order = std::mem::take(&mut self.timer_order);
             order.clear();
-            order.extend(
-                bucket
-                    .iter()
-                    .filter(|&&i| self.timer_due[i as usize] == due)
-                    .map(|&i| (self.timer_keys[i as usize], i)),
-            );
+            for (k, &i) in bucket.iter().enumerate() {
+                if let Some(&ahead) = bucket.get(k + TIMER_AHEAD) {
+                    prefetch(&self.timer_due[ahead as usize]);
+                    prefetch(&self.timer_keys[ahead as usize]);
+                }
+                if self.timer_due[i as usize] == due {
+                    order.push((self.timer_keys[i as usize], i));
+                }
+            }
             order.sort_unstable();
             order.dedup();
             bucket.clear();
             if self.spare_buckets.len() < 1024 {
                 self.spare_buckets.push(bucket);
             }
-            for batch in order.chunks(WARM_BATCH) {
-                let warm = batch.iter().fold(0u64, |acc, &(_, idx)| {
-                    acc.wrapping_add(touch(&self.players[idx as usize]))
-                });
-                std::hint::black_box(warm);
-                for &(_, idx) in batch {
-                    if self.timer_due[idx as usize] == due {
-                        self.on_timer(idx, due, out);
-                    }
+            for &(_, idx) in order.iter().take(TIMER_AHEAD) {
+                prefetch(&self.players[idx as usize]);
+            }
+            for (k, &(_, idx)) in order.iter().enumerate() {
+                if let Some(&(_, ahead)) = order.get(k + TIMER_AHEAD) {
+                    prefetch(&self.players[ahead as usize]);
+                }
+                if self.timer_due[idx as usize] == due {
+                    self.on_timer(idx, due, out);
                 }
             }
             self.timer_order = order;

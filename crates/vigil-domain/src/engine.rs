@@ -12,7 +12,6 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 
-use hashbrown::HashTable;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::band::Band;
@@ -32,8 +31,10 @@ use crate::time::{DAY_MS, Timestamp, duration_ms};
 use crate::value::{self, Value};
 use crate::window::Span;
 
+mod index;
 mod prefetch;
 mod store;
+use index::PlayerIndex;
 use prefetch::prefetch;
 use store::ChunkedVec;
 
@@ -216,7 +217,7 @@ pub struct Engine {
     /// ones, instead of two cache misses on a 400-byte record per entry.
     timer_keys: ChunkedVec<u64>,
     timer_due: ChunkedVec<u32>,
-    index: HashTable<u32>,
+    index: PlayerIndex,
     brands: Vec<Box<str>>,
     brand_index: hashbrown::HashMap<Box<str>, u16>,
     timers: BTreeMap<u32, Vec<u32>>,
@@ -282,7 +283,7 @@ impl Engine {
             players: ChunkedVec::default(),
             timer_keys: ChunkedVec::default(),
             timer_due: ChunkedVec::default(),
-            index: HashTable::new(),
+            index: PlayerIndex::default(),
             brands: Vec::new(),
             brand_index: hashbrown::HashMap::new(),
             timers: BTreeMap::new(),
@@ -469,30 +470,40 @@ impl Engine {
         }
     }
 
-    /// Starts loading the record of the event [`LOOKAHEAD`] places behind
-    /// the one being released, so that by the time it is applied the record
-    /// is in cache. The index's candidates for the player's hash are
-    /// prefetched without being compared (comparing would wait for the
-    /// record); a false candidate costs a wasted prefetch, never a result.
-    /// The hash is kept for the lookup at release.
+    /// Starts loading what the events soon to be released will need, in
+    /// two steps, so that neither waits for memory: the index slot of the
+    /// player of the event `2 * LOOKAHEAD` places behind the one being
+    /// released, and the records (with their timer due times) of the
+    /// index's candidates for the player of the event [`LOOKAHEAD`] places
+    /// behind, read from that slot, now in cache. Candidates are not
+    /// compared (that would wait for the record); a false one costs a
+    /// wasted prefetch, never a result. The hash is kept for the lookup at
+    /// release.
     fn look_ahead(&mut self) {
-        let Some(s) = self.pending.get(LOOKAHEAD) else {
-            return;
-        };
-        if s.hash.is_some() {
-            return;
+        if let Some(hash) = self.hash_staged(2 * LOOKAHEAD) {
+            self.index.prefetch(hash);
         }
-        let Some(bid) = self.brand_lookup(&s.brand) else {
-            return;
-        };
-        let hash = index_hash(bid, &s.player_id);
-        for &i in self.index.iter_hash(hash) {
-            prefetch(&self.players[i as usize]);
-            prefetch(&self.timer_due[i as usize]);
+        if let Some(hash) = self.hash_staged(LOOKAHEAD) {
+            for i in self.index.candidates(hash) {
+                prefetch(&self.players[i as usize]);
+                prefetch(&self.timer_due[i as usize]);
+            }
         }
-        if let Some(s) = self.pending.get_mut(LOOKAHEAD) {
-            s.hash = Some(hash);
+    }
+
+    /// The [`index_hash`] of the `at`-th staged event's player, computed
+    /// once; `None` past the end or for a brand not known yet.
+    fn hash_staged(&mut self, at: usize) -> Option<u64> {
+        let s = self.pending.get(at)?;
+        if let Some(h) = s.hash {
+            return Some(h);
         }
+        let bid = self.brand_lookup(&s.brand)?;
+        let h = index_hash(bid, &s.player_id);
+        if let Some(s) = self.pending.get_mut(at) {
+            s.hash = Some(h);
+        }
+        Some(h)
     }
 
     fn release(&mut self, watermark: Timestamp, out: &mut Vec<Output>) {
@@ -548,12 +559,10 @@ impl Engine {
     /// [`Engine::find`] with the brand's id and [`index_hash`] known.
     fn find_hashed(&self, bid: u16, hash: u64, player_id: &str) -> Option<u32> {
         let players = &self.players;
-        self.index
-            .find(hash, |&i| {
-                let p = &players[i as usize];
-                p.state.brand == bid && p.id.as_str() == player_id
-            })
-            .copied()
+        self.index.find(hash, |i| {
+            let p = &players[i as usize];
+            p.state.brand == bid && p.id.as_str() == player_id
+        })
     }
 
     fn find_or_insert(
@@ -572,12 +581,7 @@ impl Engine {
         }) as u32;
         self.timer_keys.push(player_hash(brand, player_id));
         self.timer_due.push(0);
-        let players = &self.players;
-        self.index
-            .insert_unique(index_hash(bid, player_id), idx, |&i| {
-                let p = &players[i as usize];
-                index_hash(p.state.brand, &p.id)
-            });
+        self.index.insert(index_hash(bid, player_id), idx);
         let due = t
             .compact()
             .saturating_add(self.cfg.rescore_interval.as_secs() as u32);

@@ -131,9 +131,10 @@ struct Staged {
     /// When it was staged, in the engine's staging count: tells which
     /// staged events [`Engine::take_changes`] has not handed out yet.
     seq: u64,
-    /// The player's [`index_hash`], once computed ahead of release (see
-    /// [`LOOKAHEAD`]); `None` before, or when the brand was not known then.
-    hash: Option<u64>,
+    /// The player's brand id and [`index_hash`], once computed ahead of
+    /// release (see [`LOOKAHEAD`]); `None` before, or when the brand was
+    /// not known then.
+    hash: Option<(u16, u64)>,
 }
 
 impl Staged {
@@ -221,6 +222,9 @@ pub struct Engine {
     brands: Vec<Box<str>>,
     brand_index: hashbrown::HashMap<Box<str>, u16>,
     timers: BTreeMap<u32, Vec<u32>>,
+    /// The first minute in `timers` (`u32::MAX` when empty): most events
+    /// find no timer due, and this says so without walking the tree.
+    timers_first: u32,
     /// Emptied timer buckets, reused so firing timers does not allocate.
     spare_buckets: Vec<Vec<u32>>,
     /// Scratch space for the firing order of one bucket.
@@ -287,6 +291,7 @@ impl Engine {
             brands: Vec::new(),
             brand_index: hashbrown::HashMap::new(),
             timers: BTreeMap::new(),
+            timers_first: u32::MAX,
             spare_buckets: Vec::new(),
             timer_order: Vec::new(),
             pending: VecDeque::new(),
@@ -495,13 +500,13 @@ impl Engine {
     /// once; `None` past the end or for a brand not known yet.
     fn hash_staged(&mut self, at: usize) -> Option<u64> {
         let s = self.pending.get(at)?;
-        if let Some(h) = s.hash {
+        if let Some((_, h)) = s.hash {
             return Some(h);
         }
         let bid = self.brand_lookup(&s.brand)?;
         let h = index_hash(bid, &s.player_id);
         if let Some(s) = self.pending.get_mut(at) {
-            s.hash = Some(h);
+            s.hash = Some((bid, h));
         }
         Some(h)
     }
@@ -591,10 +596,9 @@ impl Engine {
 
     fn apply(&mut self, s: Staged, now: Timestamp, out: &mut Vec<Output>) -> Result<(), Reject> {
         // A hash computed ahead holds: brand ids never change.
-        let found = s.hash.and_then(|h| {
-            let bid = self.brand_lookup(&s.brand)?;
-            self.find_hashed(bid, h, &s.player_id)
-        });
+        let found = s
+            .hash
+            .and_then(|(bid, h)| self.find_hashed(bid, h, &s.player_id));
         let idx = match found {
             Some(i) => i,
             None => self.find_or_insert(&s.brand, &s.player_id, s.ts)?,
@@ -971,6 +975,7 @@ impl Engine {
         let due = minute.saturating_mul(TIMER_GRAIN_SECS);
         self.players[idx as usize].state.next_due = due;
         self.timer_due[idx as usize] = due;
+        self.timers_first = self.timers_first.min(minute);
         let spare = &mut self.spare_buckets;
         self.timers
             .entry(minute)
@@ -980,6 +985,9 @@ impl Engine {
 
     fn fire_timers(&mut self, upto: Timestamp, out: &mut Vec<Output>) {
         let upto = upto.compact();
+        if self.timers_first.saturating_mul(TIMER_GRAIN_SECS) > upto {
+            return;
+        }
         while let Some(entry) = self.timers.first_entry() {
             let minute = *entry.key();
             if minute.saturating_mul(TIMER_GRAIN_SECS) > upto {
@@ -1022,6 +1030,7 @@ impl Engine {
             }
             self.timer_order = order;
         }
+        self.timers_first = self.timers.keys().next().copied().unwrap_or(u32::MAX);
     }
 
     /// Silence threshold for a player, in seconds.

@@ -135,6 +135,10 @@ struct Staged {
     /// release (see [`LOOKAHEAD`]); `None` before, or when the brand was
     /// not known then.
     hash: Option<(u16, u64)>,
+    /// The index's first candidate for that hash when its record was
+    /// prefetched, not yet compared: checked at release, which then
+    /// needs no second look at the index.
+    candidate: Option<u32>,
 }
 
 impl Staged {
@@ -395,6 +399,7 @@ impl Engine {
                 fact,
                 seq: self.staged_seq,
                 hash: None,
+                candidate: None,
             };
             if staged.ts <= self.clock && self.clock > Timestamp::MIN {
                 self.stats.late += 1;
@@ -489,9 +494,14 @@ impl Engine {
             self.index.prefetch(hash);
         }
         if let Some(hash) = self.hash_staged(LOOKAHEAD) {
+            let mut first = None;
             for i in self.index.candidates(hash) {
                 prefetch(&self.players[i as usize]);
                 prefetch(&self.timer_due[i as usize]);
+                first = first.or(Some(i));
+            }
+            if let Some(s) = self.pending.get_mut(LOOKAHEAD) {
+                s.candidate = first;
             }
         }
     }
@@ -596,9 +606,16 @@ impl Engine {
 
     fn apply(&mut self, s: Staged, now: Timestamp, out: &mut Vec<Output>) -> Result<(), Reject> {
         // A hash computed ahead holds: brand ids never change.
-        let found = s
-            .hash
-            .and_then(|(bid, h)| self.find_hashed(bid, h, &s.player_id));
+        let found = s.hash.and_then(|(bid, h)| {
+            let is_it = |i: u32| {
+                let p = &self.players[i as usize];
+                p.state.brand == bid && p.id.as_str() == s.player_id
+            };
+            match s.candidate {
+                Some(c) if is_it(c) => Some(c),
+                _ => self.find_hashed(bid, h, &s.player_id),
+            }
+        });
         let idx = match found {
             Some(i) => i,
             None => self.find_or_insert(&s.brand, &s.player_id, s.ts)?,
@@ -958,6 +975,7 @@ impl Engine {
                 fact: p.fact,
                 seq: 0,
                 hash: None,
+                candidate: None,
             });
         }
         if let Some(state) = state {

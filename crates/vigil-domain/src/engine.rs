@@ -12,7 +12,6 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 
-use hashbrown::HashTable;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::band::Band;
@@ -32,7 +31,11 @@ use crate::time::{DAY_MS, Timestamp, duration_ms};
 use crate::value::{self, Value};
 use crate::window::Span;
 
+mod index;
+mod prefetch;
 mod store;
+use index::PlayerIndex;
+use prefetch::prefetch;
 use store::ChunkedVec;
 
 /// Counters the edge turns into metrics.
@@ -128,9 +131,14 @@ struct Staged {
     /// When it was staged, in the engine's staging count: tells which
     /// staged events [`Engine::take_changes`] has not handed out yet.
     seq: u64,
-    /// The player's index, once looked up ahead of release (see
-    /// [`LOOKAHEAD`]); `None` also for a player not yet known then.
-    idx: Option<u32>,
+    /// The player's brand id and [`index_hash`], once computed ahead of
+    /// release (see [`LOOKAHEAD`]); `None` before, or when the brand was
+    /// not known then.
+    hash: Option<(u16, u64)>,
+    /// The index's first candidate for that hash when its record was
+    /// prefetched, not yet compared: checked at release, which then
+    /// needs no second look at the index.
+    candidate: Option<u32>,
 }
 
 impl Staged {
@@ -167,35 +175,15 @@ const TIMER_GRAIN_SECS: u32 = 60;
 /// window is empty and their last alerts have long fired.
 const DORMANT_AFTER_SECS: u32 = 2 * WINDOW_DAYS as u32 * 86_400;
 
-/// Timers of a minute are fired in batches of this many players, each
-/// batch's records read in one go first (see [`touch`]).
-const WARM_BATCH: usize = 64;
+/// How many players ahead of the one being fired, in a minute's timers,
+/// records (and, while sorting out stale entries, due times) are
+/// prefetched: enough to cover a memory access with the work of firing a
+/// few timers, few enough that the lines are still in cache when used.
+const TIMER_AHEAD: usize = 4;
 
 /// How many events ahead of the one being released the reorder buffer's
-/// players are looked up (see [`Engine::look_ahead`]).
-const LOOKAHEAD: usize = 8;
-
-/// Reads a field in each 64-byte stretch of a player's record. Called for
-/// a batch of players before any of them is scored: the loads do not
-/// depend on each other, so their cache misses overlap, where scoring
-/// player after player waited for each record's misses in turn (at 100k
-/// players the records no longer fit in cache). Which fields is a guess at
-/// the layout; a wrong guess costs a little speed, never a result.
-fn touch(p: &Player) -> u64 {
-    let s = &p.state;
-    let w = &s.window;
-    (p.id.len() as u64)
-        ^ u64::from(s.cooldowns.band_change_at)
-        ^ u64::from(w.stake_cents[0])
-        ^ u64::from(w.stake_cents[WINDOW_DAYS / 2])
-        ^ u64::from(w.bets[0])
-        ^ u64::from(w.bets[WINDOW_DAYS - 1])
-        ^ u64::from(w.visits[WINDOW_DAYS - 1])
-        ^ u64::from(s.decayed.at)
-        ^ u64::from(s.last_event)
-        ^ u64::from(s.verdict.evaluated_at)
-        ^ u64::from(s.brand)
-}
+/// players are prefetched (see [`Engine::look_ahead`]).
+const LOOKAHEAD: usize = 16;
 
 /// Profile of players the CRM sent none for.
 static NO_PROFILE: Profile = Profile {
@@ -234,10 +222,13 @@ pub struct Engine {
     /// ones, instead of two cache misses on a 400-byte record per entry.
     timer_keys: ChunkedVec<u64>,
     timer_due: ChunkedVec<u32>,
-    index: HashTable<u32>,
+    index: PlayerIndex,
     brands: Vec<Box<str>>,
     brand_index: hashbrown::HashMap<Box<str>, u16>,
     timers: BTreeMap<u32, Vec<u32>>,
+    /// The first minute in `timers` (`u32::MAX` when empty): most events
+    /// find no timer due, and this says so without walking the tree.
+    timers_first: u32,
     /// Emptied timer buckets, reused so firing timers does not allocate.
     spare_buckets: Vec<Vec<u32>>,
     /// Scratch space for the firing order of one bucket.
@@ -300,10 +291,11 @@ impl Engine {
             players: ChunkedVec::default(),
             timer_keys: ChunkedVec::default(),
             timer_due: ChunkedVec::default(),
-            index: HashTable::new(),
+            index: PlayerIndex::default(),
             brands: Vec::new(),
             brand_index: hashbrown::HashMap::new(),
             timers: BTreeMap::new(),
+            timers_first: u32::MAX,
             spare_buckets: Vec::new(),
             timer_order: Vec::new(),
             pending: VecDeque::new(),
@@ -406,7 +398,8 @@ impl Engine {
                 brand: event.brand,
                 fact,
                 seq: self.staged_seq,
-                idx: None,
+                hash: None,
+                candidate: None,
             };
             if staged.ts <= self.clock && self.clock > Timestamp::MIN {
                 self.stats.late += 1;
@@ -487,25 +480,45 @@ impl Engine {
         }
     }
 
-    /// Looks up the player of the event [`LOOKAHEAD`] places behind the
-    /// one being released and reads its record, so by the time that event
-    /// is applied its record is in cache: the misses of the record's
-    /// other lines happen in parallel now instead of one after another
-    /// while it is applied and scored.
+    /// Starts loading what the events soon to be released will need, in
+    /// two steps, so that neither waits for memory: the index slot of the
+    /// player of the event `2 * LOOKAHEAD` places behind the one being
+    /// released, and the records (with their timer due times) of the
+    /// index's candidates for the player of the event [`LOOKAHEAD`] places
+    /// behind, read from that slot, now in cache. Candidates are not
+    /// compared (that would wait for the record); a false one costs a
+    /// wasted prefetch, never a result. The hash is kept for the lookup at
+    /// release.
     fn look_ahead(&mut self) {
-        let Some(s) = self.pending.get(LOOKAHEAD) else {
-            return;
-        };
-        if s.idx.is_some() {
-            return;
+        if let Some(hash) = self.hash_staged(2 * LOOKAHEAD) {
+            self.index.prefetch(hash);
         }
-        let idx = self.find(&s.brand, &s.player_id);
-        if let Some(i) = idx {
-            std::hint::black_box(touch(&self.players[i as usize]));
+        if let Some(hash) = self.hash_staged(LOOKAHEAD) {
+            let mut first = None;
+            for i in self.index.candidates(hash) {
+                prefetch(&self.players[i as usize]);
+                prefetch(&self.timer_due[i as usize]);
+                first = first.or(Some(i));
+            }
+            if let Some(s) = self.pending.get_mut(LOOKAHEAD) {
+                s.candidate = first;
+            }
         }
-        if let Some(s) = self.pending.get_mut(LOOKAHEAD) {
-            s.idx = idx;
+    }
+
+    /// The [`index_hash`] of the `at`-th staged event's player, computed
+    /// once; `None` past the end or for a brand not known yet.
+    fn hash_staged(&mut self, at: usize) -> Option<u64> {
+        let s = self.pending.get(at)?;
+        if let Some((_, h)) = s.hash {
+            return Some(h);
         }
+        let bid = self.brand_lookup(&s.brand)?;
+        let h = index_hash(bid, &s.player_id);
+        if let Some(s) = self.pending.get_mut(at) {
+            s.hash = Some((bid, h));
+        }
+        Some(h)
     }
 
     fn release(&mut self, watermark: Timestamp, out: &mut Vec<Output>) {
@@ -555,13 +568,16 @@ impl Engine {
 
     fn find(&self, brand: &str, player_id: &str) -> Option<u32> {
         let bid = self.brand_lookup(brand)?;
+        self.find_hashed(bid, index_hash(bid, player_id), player_id)
+    }
+
+    /// [`Engine::find`] with the brand's id and [`index_hash`] known.
+    fn find_hashed(&self, bid: u16, hash: u64, player_id: &str) -> Option<u32> {
         let players = &self.players;
-        self.index
-            .find(index_hash(bid, player_id), |&i| {
-                let p = &players[i as usize];
-                p.state.brand == bid && p.id.as_str() == player_id
-            })
-            .copied()
+        self.index.find(hash, |i| {
+            let p = &players[i as usize];
+            p.state.brand == bid && p.id.as_str() == player_id
+        })
     }
 
     fn find_or_insert(
@@ -580,12 +596,7 @@ impl Engine {
         }) as u32;
         self.timer_keys.push(player_hash(brand, player_id));
         self.timer_due.push(0);
-        let players = &self.players;
-        self.index
-            .insert_unique(index_hash(bid, player_id), idx, |&i| {
-                let p = &players[i as usize];
-                index_hash(p.state.brand, &p.id)
-            });
+        self.index.insert(index_hash(bid, player_id), idx);
         let due = t
             .compact()
             .saturating_add(self.cfg.rescore_interval.as_secs() as u32);
@@ -594,8 +605,18 @@ impl Engine {
     }
 
     fn apply(&mut self, s: Staged, now: Timestamp, out: &mut Vec<Output>) -> Result<(), Reject> {
-        // Players are never removed, so an index looked up ahead holds.
-        let idx = match s.idx {
+        // A hash computed ahead holds: brand ids never change.
+        let found = s.hash.and_then(|(bid, h)| {
+            let is_it = |i: u32| {
+                let p = &self.players[i as usize];
+                p.state.brand == bid && p.id.as_str() == s.player_id
+            };
+            match s.candidate {
+                Some(c) if is_it(c) => Some(c),
+                _ => self.find_hashed(bid, h, &s.player_id),
+            }
+        });
+        let idx = match found {
             Some(i) => i,
             None => self.find_or_insert(&s.brand, &s.player_id, s.ts)?,
         };
@@ -953,7 +974,8 @@ impl Engine {
                 brand: brand.clone(),
                 fact: p.fact,
                 seq: 0,
-                idx: None,
+                hash: None,
+                candidate: None,
             });
         }
         if let Some(state) = state {
@@ -971,6 +993,7 @@ impl Engine {
         let due = minute.saturating_mul(TIMER_GRAIN_SECS);
         self.players[idx as usize].state.next_due = due;
         self.timer_due[idx as usize] = due;
+        self.timers_first = self.timers_first.min(minute);
         let spare = &mut self.spare_buckets;
         self.timers
             .entry(minute)
@@ -980,6 +1003,9 @@ impl Engine {
 
     fn fire_timers(&mut self, upto: Timestamp, out: &mut Vec<Output>) {
         let upto = upto.compact();
+        if self.timers_first.saturating_mul(TIMER_GRAIN_SECS) > upto {
+            return;
+        }
         while let Some(entry) = self.timers.first_entry() {
             let minute = *entry.key();
             if minute.saturating_mul(TIMER_GRAIN_SECS) > upto {
@@ -994,31 +1020,35 @@ impl Engine {
             // `next_due`; anything else is stale and skipped.
             let mut order = std::mem::take(&mut self.timer_order);
             order.clear();
-            order.extend(
-                bucket
-                    .iter()
-                    .filter(|&&i| self.timer_due[i as usize] == due)
-                    .map(|&i| (self.timer_keys[i as usize], i)),
-            );
+            for (k, &i) in bucket.iter().enumerate() {
+                if let Some(&ahead) = bucket.get(k + TIMER_AHEAD) {
+                    prefetch(&self.timer_due[ahead as usize]);
+                    prefetch(&self.timer_keys[ahead as usize]);
+                }
+                if self.timer_due[i as usize] == due {
+                    order.push((self.timer_keys[i as usize], i));
+                }
+            }
             order.sort_unstable();
             order.dedup();
             bucket.clear();
             if self.spare_buckets.len() < 1024 {
                 self.spare_buckets.push(bucket);
             }
-            for batch in order.chunks(WARM_BATCH) {
-                let warm = batch.iter().fold(0u64, |acc, &(_, idx)| {
-                    acc.wrapping_add(touch(&self.players[idx as usize]))
-                });
-                std::hint::black_box(warm);
-                for &(_, idx) in batch {
-                    if self.timer_due[idx as usize] == due {
-                        self.on_timer(idx, due, out);
-                    }
+            for &(_, idx) in order.iter().take(TIMER_AHEAD) {
+                prefetch(&self.players[idx as usize]);
+            }
+            for (k, &(_, idx)) in order.iter().enumerate() {
+                if let Some(&(_, ahead)) = order.get(k + TIMER_AHEAD) {
+                    prefetch(&self.players[ahead as usize]);
+                }
+                if self.timer_due[idx as usize] == due {
+                    self.on_timer(idx, due, out);
                 }
             }
             self.timer_order = order;
         }
+        self.timers_first = self.timers.keys().next().copied().unwrap_or(u32::MAX);
     }
 
     /// Silence threshold for a player, in seconds.

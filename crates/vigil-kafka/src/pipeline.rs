@@ -213,6 +213,12 @@ struct Sent {
     /// Sends so far of the records that failed (one for every other).
     attempts: HashMap<u32, u32>,
     done: bool,
+    /// Set when a record of the group is given up on. The group is never
+    /// acknowledged after that: its failures have been taken from `acks`,
+    /// which then reads as settled with nothing failed, and a later look
+    /// (the revocation or shutdown that follows the error) would otherwise
+    /// commit offsets whose outputs never arrived.
+    given_up: Option<GiveUp>,
 }
 
 impl Sent {
@@ -222,6 +228,34 @@ impl Sent {
             acks: Arc::default(),
             attempts: HashMap::new(),
             done: true,
+            given_up: None,
+        }
+    }
+}
+
+/// Why a group of records was given up on; see [`Sent::given_up`].
+#[derive(Debug, Clone)]
+enum GiveUp {
+    Delivery { attempts: u32, last: String },
+    Changelog { last: String },
+}
+
+impl GiveUp {
+    fn of(e: &PipelineError) -> Option<Self> {
+        match e {
+            PipelineError::Delivery { attempts, last } => Some(GiveUp::Delivery {
+                attempts: *attempts,
+                last: last.clone(),
+            }),
+            PipelineError::Changelog { last } => Some(GiveUp::Changelog { last: last.clone() }),
+            _ => None,
+        }
+    }
+
+    fn error(&self) -> PipelineError {
+        match self.clone() {
+            GiveUp::Delivery { attempts, last } => PipelineError::Delivery { attempts, last },
+            GiveUp::Changelog { last } => PipelineError::Changelog { last },
         }
     }
 }
@@ -1084,6 +1118,7 @@ impl Core {
             records,
             acks,
             attempts: HashMap::new(),
+            given_up: None,
         })
     }
 
@@ -1102,6 +1137,24 @@ impl Core {
         if sent.done {
             return Ok(true);
         }
+        if let Some(g) = &sent.given_up {
+            return Err(g.error());
+        }
+        let result = self.collect_acks(sent, received, block, retry);
+        if let Err(e) = &result {
+            sent.given_up = GiveUp::of(e);
+        }
+        result
+    }
+
+    /// [`Core::progress`] of a group not given up on.
+    fn collect_acks(
+        &mut self,
+        sent: &mut Sent,
+        received: Instant,
+        block: bool,
+        retry: bool,
+    ) -> Result<bool, PipelineError> {
         loop {
             // Read before the failures: a failure is noted before its
             // record is counted down, so a settled group with no failure

@@ -48,7 +48,9 @@ pub struct Money {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateTable {
     reporting: Currency,
-    rates: BTreeMap<Currency, f64>,
+    /// By currency, one entry each: a handful of currencies, so a scan of
+    /// a flat array beats a tree's pointer chase on every event.
+    rates: Vec<(Currency, f64)>,
 }
 
 impl RateTable {
@@ -56,7 +58,10 @@ impl RateTable {
     pub fn new(reporting: Currency, rates: impl IntoIterator<Item = (Currency, f64)>) -> Self {
         let mut rates: BTreeMap<Currency, f64> = rates.into_iter().collect();
         rates.insert(reporting, 1.0);
-        RateTable { reporting, rates }
+        RateTable {
+            reporting,
+            rates: rates.into_iter().collect(),
+        }
     }
 
     /// The currency every amount is converted to.
@@ -68,7 +73,7 @@ impl RateTable {
     /// no rate. Negative and non-finite amounts are the decoder's to reject;
     /// here they saturate at zero.
     pub fn to_cents(&self, money: Money) -> Option<u64> {
-        let rate = self.rates.get(&money.currency)?;
+        let (_, rate) = self.rates.iter().find(|(c, _)| *c == money.currency)?;
         let cents = (money.amount * rate * 100.0).round();
         Some(if cents.is_finite() && cents > 0.0 {
             cents.min(u64::MAX as f64) as u64

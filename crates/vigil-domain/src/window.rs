@@ -126,9 +126,19 @@ impl DayWindow {
         // Buckets newer than `now` (possible only for events beyond the clock)
         // are counted from their start; older than the window are gone.
         let intervals = spans.map(|s| (now_days - s.ago_days - s.len_days, now_days - s.ago_days));
+        // Where the earliest span starts: a day that ends by then overlaps
+        // no span, nor does any older one, so the scan stops there instead
+        // of testing every empty bucket of a young player's window (the
+        // test was half of this function's time in a profile).
+        let earliest = intervals
+            .iter()
+            .map(|&(a, _)| a)
+            .fold(f64::INFINITY, f64::min);
         for back in 0..WINDOW_DAYS as i64 {
             let day = head - back;
-            if day < 0 {
+            // A day ends at most a day after its start (the current day at
+            // `now`), so it overlaps nothing when `start + 1 <= earliest`.
+            if day < 0 || day as f64 + 1.0 <= earliest {
                 break;
             }
             let s = Self::slot(day as u32);

@@ -17,15 +17,15 @@
 
 use std::time::{Duration, Instant};
 
-use vigil_domain::event::Game;
-use vigil_domain::{Band, Currency, Engine, EngineConfig, Money, Payload, PlayerEvent, Timestamp};
+mod support;
+
+use vigil_domain::{Band, Engine, EngineConfig, Timestamp};
 use vigil_http::{LISTING_SLICE, PlayerInfo, RiskiestPicker, riskier_first};
 
 const DAY_MS: i64 = 86_400_000;
 
 fn population(players: u32) -> Engine {
     let mut engine = Engine::new(EngineConfig::default()).expect("default config is valid");
-    let eur = Currency::parse("EUR").expect("EUR");
     let t0 = 1_790_000_000_000i64;
     let mut out = Vec::new();
     let days = 35i64;
@@ -41,27 +41,7 @@ fn population(players: u32) -> Engine {
             }
             let ts = t0 + day * DAY_MS + i64::from(p % 86_400) * 1000;
             let stake = (1.0 + f64::from(p % 97)) * if fading { 0.2 } else { 1.0 };
-            for (k, payload) in [
-                Payload::Login { channel: None },
-                Payload::Bet {
-                    stake: Money {
-                        amount: stake,
-                        currency: eur,
-                    },
-                    game: Game::Slots,
-                    win: None,
-                },
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let event = PlayerEvent {
-                    event_id: format!("{p}-{day}-{k}"),
-                    player_id: format!("p{p:08}"),
-                    brand: "casino-a".to_owned(),
-                    ts: Timestamp::from_millis(ts + k as i64),
-                    payload,
-                };
+            for event in support::visit(p, day, ts, stake) {
                 engine.ingest(event, &mut out).expect("well-formed event");
                 out.clear();
             }
@@ -112,20 +92,7 @@ fn pick(engine: &Engine, band: Option<Band>, limit: usize) -> (Vec<PlayerInfo>, 
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
-    // too, without it, and then a small size keeps the suite quick (and
-    // still checks the picker against the full sort).
-    let mut sizes: Vec<u32> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    if sizes.is_empty() {
-        sizes = if std::env::args().any(|a| a == "--bench") {
-            vec![100_000, 1_000_000]
-        } else {
-            vec![5_000]
-        };
-    }
+    let sizes = support::sizes(&[100_000, 1_000_000], 5_000);
     println!(
         "{:>9} {:>22} {:>10} {:>12} {:>12} {:>12} {:>12}",
         "players", "green/yellow/red", "list", "picker", "lock held", "every view", "scoring only"

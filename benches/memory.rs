@@ -12,11 +12,12 @@
 // A bench binary reports its figures on stdout.
 #![allow(clippy::print_stdout)]
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use vigil_domain::event::Game;
-use vigil_domain::{Currency, Engine, EngineConfig, Money, Payload, PlayerEvent, Timestamp};
+use vigil_domain::{Engine, EngineConfig};
 
 struct Counting;
 
@@ -49,7 +50,6 @@ fn measure(players: u32) -> (f64, f64) {
     let start = std::time::Instant::now();
     let mut events = 0u64;
     let mut engine = Engine::new(EngineConfig::default()).expect("default config is valid");
-    let eur = Currency::parse("EUR").expect("EUR");
     let t0 = 1_790_000_000_000i64;
     let mut out = Vec::new();
     // Each player: a login and a bet on each of three days, so every part
@@ -57,27 +57,7 @@ fn measure(players: u32) -> (f64, f64) {
     for day in 0..3i64 {
         for p in 0..players {
             let ts = t0 + day * 86_400_000 + (p as i64 % 86_400) * 1000;
-            for (k, payload) in [
-                Payload::Login { channel: None },
-                Payload::Bet {
-                    stake: Money {
-                        amount: 5.0,
-                        currency: eur,
-                    },
-                    game: Game::Slots,
-                    win: None,
-                },
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let event = PlayerEvent {
-                    event_id: format!("{p}-{day}-{k}"),
-                    player_id: format!("p{p:08}"),
-                    brand: "casino-a".to_owned(),
-                    ts: Timestamp::from_millis(ts),
-                    payload,
-                };
+            for event in support::visit(p, day, ts, 5.0) {
                 engine.ingest(event, &mut out).expect("valid event");
                 events += 1;
                 out.clear();

@@ -13,12 +13,13 @@
 // A bench binary reports its figures on stdout.
 #![allow(clippy::print_stdout)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::Instant;
 
 use vigil_codec::changelog;
-use vigil_domain::event::Game;
-use vigil_domain::{Currency, Engine, EngineConfig, Money, Payload, PlayerEvent, Timestamp};
+use vigil_domain::{Engine, EngineConfig};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -28,7 +29,6 @@ const DAYS: i64 = 7;
 
 fn run(players: u32) {
     let mut engine = Engine::new(EngineConfig::default()).expect("default config is valid");
-    let eur = Currency::parse("EUR").expect("EUR");
     let t0 = 1_790_000_000_000i64;
     let (mut out, mut records) = (Vec::new(), Vec::new());
     let mut latest: HashMap<Vec<u8>, Vec<u8>> = HashMap::with_capacity(players as usize);
@@ -46,25 +46,7 @@ fn run(players: u32) {
     for day in 0..DAYS {
         for p in 0..players {
             let ts = t0 + day * 86_400_000 + (p as i64 % 86_400) * 1000;
-            let bet = Payload::Bet {
-                stake: Money {
-                    amount: 5.0,
-                    currency: eur,
-                },
-                game: Game::Slots,
-                win: None,
-            };
-            for (k, payload) in [Payload::Login { channel: None }, bet]
-                .into_iter()
-                .enumerate()
-            {
-                let event = PlayerEvent {
-                    event_id: format!("{p}-{day}-{k}"),
-                    player_id: format!("p{p:08}"),
-                    brand: "casino-a".to_owned(),
-                    ts: Timestamp::from_millis(ts),
-                    payload,
-                };
+            for event in support::visit(p, day, ts, 5.0) {
                 engine.ingest(event, &mut out).expect("valid event");
                 out.clear();
                 events += 1;
@@ -104,19 +86,7 @@ fn run(players: u32) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
-    // too, without it, and then a small size keeps the suite quick.
-    let mut sizes: Vec<u32> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    if sizes.is_empty() {
-        sizes = if std::env::args().any(|a| a == "--bench") {
-            vec![100_000, 1_000_000]
-        } else {
-            vec![10_000]
-        };
-    }
+    let sizes = support::sizes(&[100_000, 1_000_000], 10_000);
     for n in sizes {
         run(n);
     }

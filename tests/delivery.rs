@@ -111,14 +111,7 @@ async fn outputs_refused_every_time_stop_vigil_uncommitted_and_a_restart_deliver
         log.contains("could not be delivered after 5 attempts"),
         "the error names what failed:\n{log}"
     );
-    let committed: i64 = committed_on(
-        &setup.broker(),
-        &setup.group,
-        &setup.input,
-        setup.partitions,
-    )
-    .values()
-    .sum();
+    let committed = setup.committed_total();
     // Every batch carries outputs (a player's first score at least) and
     // batches commit oldest first: the first was never delivered.
     assert_eq!(

@@ -283,6 +283,15 @@ impl Setup {
         }
     }
 
+    /// The group's committed offsets on the input, summed over partitions
+    /// (the input messages handled and acknowledged, for a group that
+    /// started at the beginning).
+    pub fn committed_total(&self) -> i64 {
+        committed_on(&self.broker(), &self.group, &self.input, self.partitions)
+            .values()
+            .sum()
+    }
+
     /// The broker this setup runs against.
     pub fn broker(&self) -> String {
         self.bootstrap.clone().unwrap_or_else(bootstrap)
@@ -492,14 +501,7 @@ impl Vigil {
     pub async fn wait_committed(&self, setup: &Setup, n: usize, timeout: Duration) {
         let start = Instant::now();
         loop {
-            let done: i64 = committed_on(
-                &setup.broker(),
-                &setup.group,
-                &setup.input,
-                setup.partitions,
-            )
-            .values()
-            .sum();
+            let done = setup.committed_total();
             if done as usize >= n {
                 return;
             }

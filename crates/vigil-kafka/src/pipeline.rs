@@ -44,10 +44,12 @@ use crate::restore::{self, Held, RestoreError, Wanted};
 use crate::topics;
 
 mod delivery;
+mod intake;
 mod outputs;
 mod txn;
 use delivery::{Acks, Delivery, Ticket};
 mod workers;
+use intake::Intake;
 use outputs::Sinks;
 pub use txn::TXN_HEADER;
 
@@ -409,7 +411,8 @@ fn now_millis() -> i64 {
 /// which the rebalance callback (run inside the consumer's `poll`) also
 /// needs, to finish the work of partitions being revoked.
 pub struct Pipeline {
-    consumer: BaseConsumer<VigilContext>,
+    /// The consumer and its partitions' queues (see `intake`).
+    intake: Intake,
     core: Arc<Mutex<Core>>,
 }
 
@@ -584,7 +587,10 @@ impl Pipeline {
         consumer
             .subscribe(&inputs)
             .map_err(PipelineError::Subscribe)?;
-        Ok(Some(Pipeline { consumer, core }))
+        Ok(Some(Pipeline {
+            intake: Intake::new(consumer),
+            core,
+        }))
     }
 
     /// Runs until `shutdown` is cancelled, then finishes in-flight work,
@@ -605,10 +611,10 @@ impl Pipeline {
             core.flush_part(&key);
         }
         if core.transactional {
-            core.transact(&self.consumer, Instant::now(), false)?;
+            core.transact(self.intake.consumer(), Instant::now(), false)?;
         } else {
             core.enqueue_batch(Instant::now(), true)?;
-            core.settle(true, CommitMode::Sync, &self.consumer)?;
+            core.settle(true, CommitMode::Sync, self.intake.consumer())?;
         }
         let _ = core.producer.flush(Duration::from_secs(10));
         tracing::info!("pipeline stopped");
@@ -627,37 +633,26 @@ impl Pipeline {
     /// partitions' next owner (this instance included) reads them again.
     fn turn(&mut self) -> Result<(), PipelineError> {
         let started = Instant::now();
-        let (max_batch, mut timeout) = {
+        let (max_batch, timeout) = {
             let mut c = lock(&self.core);
             // Between batches: every event of a batch is scored under one set.
             if let Some(cfg) = c.health.live.take_engine_config() {
                 c.apply_engine_config(cfg);
             }
+            self.intake
+                .split_if_stale(c.parts.keys().map(|(t, p)| (&**t, *p)));
             (
                 c.settings.pipeline.max_batch,
                 c.settings.pipeline.poll_timeout,
             )
         };
         let mut chunk = Vec::with_capacity(max_batch.min(16_384));
-        while chunk.len() < max_batch {
-            // Not under the lock: a rebalance callback may run in here.
-            let polled = self.consumer.poll(timeout);
-            if self.consumer.context().ownership_changed() {
-                chunk.clear();
-                let changes = self.consumer.context().take_ownership_changes();
-                lock(&self.core).apply_ownership_changes(changes)?;
-            }
-            let Some(result) = polled else { break };
-            timeout = Duration::ZERO;
-            match result {
-                Ok(msg) => chunk.push(msg),
-                Err(KafkaError::PartitionEOF(_)) => {}
-                Err(e) => {
-                    metrics::counter!(m::KAFKA_ERRORS, "code" => "consume").increment(1);
-                    tracing::warn!(error = %e, "consume error");
-                    break;
-                }
-            }
+        // Not under the lock: a rebalance callback may run in here.
+        if self.intake.read(&mut chunk, max_batch, timeout) == intake::Read::OwnershipChanged {
+            chunk.clear();
+            let changes = self.intake.consumer().context().take_ownership_changes();
+            lock(&self.core).apply_ownership_changes(changes)?;
+            self.intake.ownership_changed();
         }
         let n = chunk.len();
         let mut tally = workers::Tally::default();
@@ -676,10 +671,10 @@ impl Pipeline {
         }
         core.advance_idle();
         if core.transactional {
-            core.transact(&self.consumer, started, true)?;
+            core.transact(self.intake.consumer(), started, true)?;
         } else {
             core.enqueue_batch(started, false)?;
-            core.settle(false, CommitMode::Async, &self.consumer)?;
+            core.settle(false, CommitMode::Async, self.intake.consumer())?;
         }
         core.report(n, &tally, started);
         Ok(())

@@ -6,9 +6,9 @@
 //! records on the same thread. Decoding needs nothing but the bytes: the
 //! share's messages are cut into blocks that the scoring thread decodes
 //! as it reaches them, unless a thread with no share left has decoded
-//! them ahead. Consumers hand out messages in runs of one partition (a
-//! fetched record batch at a time), so a chunk often holds one partition
-//! only: then one core decodes while the other scores. Nothing else runs
+//! them ahead. A chunk holds an equal share of every partition that had
+//! messages ready (see `intake`); when that is one partition, one core
+//! decodes while the other scores. Nothing else runs
 //! meanwhile: the chunk is handled between two `poll`s exactly as the
 //! messages one by one would be, so commits, the changelog and rebalances
 //! see the same state. On one core, or for a small chunk, everything runs

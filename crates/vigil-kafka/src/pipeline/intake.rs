@@ -1,0 +1,428 @@
+//! Reading a batch: every owned partition's messages in fair shares.
+//!
+//! The consumer's own queue hands out messages in the order fetch
+//! responses arrive, and a fetch brings whole record batches of one
+//! partition (a busy producer writes thousands of messages per batch), so
+//! a batch read from it nearly always holds one partition, whose engine
+//! then scores it on one core while the others wait. Each owned input
+//! partition's messages are therefore split off into a queue of its own
+//! (`split_partition_queue`), and a batch takes from these queues in turn,
+//! an equal share from each that has messages, so a batch of several
+//! partitions is scored on several cores at once (see `workers`).
+//!
+//! An assignment makes librdkafka forward a partition's messages to the
+//! consumer's own queue again, so the queues are split again after every
+//! change of ownership; the rebalance callback pauses newly assigned
+//! partitions and they are resumed once split, so nothing is fetched into
+//! the wrong queue meanwhile (or piles up while state is restored). The
+//! consumer's own queue is still read first on every turn: it carries the
+//! rebalance callbacks and other events, and anything fetched for a
+//! partition before its split (older than everything in that partition's
+//! queue), so a partition's messages are still handled in offset order.
+//! Nothing is waited for with a timeout that could delay a message: each
+//! queue wakes the loop when it stops being empty.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use rdkafka::TopicPartitionList;
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+
+use crate::context::VigilContext;
+use crate::metrics as m;
+
+/// How a read ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Read {
+    /// The batch is full, or nothing more is there.
+    Done,
+    /// Ownership changed inside a `poll`: the messages read before it
+    /// belong to the old assignment.
+    OwnershipChanged,
+}
+
+/// The consumer and the queues of the partitions split off it.
+pub(super) struct Intake {
+    consumer: Arc<BaseConsumer<VigilContext>>,
+    queues: Vec<PartitionQueue<VigilContext>>,
+    wake: Arc<Wake>,
+    /// Ownership changed since the queues were split (set while a read's
+    /// messages still borrow the queues, so not `&mut`).
+    stale: AtomicBool,
+}
+
+impl Intake {
+    pub(super) fn new(mut consumer: BaseConsumer<VigilContext>) -> Self {
+        let wake = Arc::new(Wake::default());
+        let ring = wake.clone();
+        consumer.set_nonempty_callback(move || ring.ring());
+        Intake {
+            consumer: Arc::new(consumer),
+            queues: Vec::new(),
+            wake,
+            stale: AtomicBool::new(false),
+        }
+    }
+
+    pub(super) fn consumer(&self) -> &BaseConsumer<VigilContext> {
+        &self.consumer
+    }
+
+    /// Notes that the queues must be split again before the next read.
+    pub(super) fn ownership_changed(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
+    /// Splits the owned partitions' queues off again if ownership changed.
+    pub(super) fn split_if_stale<'k>(&mut self, owned: impl IntoIterator<Item = (&'k str, i32)>) {
+        if !self.stale.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        self.queues.clear();
+        let mut resume = TopicPartitionList::new();
+        for (topic, partition) in owned {
+            let _ = resume.add_partition(topic, partition);
+            match self.consumer.split_partition_queue(topic, partition) {
+                Some(mut queue) => {
+                    let ring = self.wake.clone();
+                    queue.set_nonempty_callback(move || ring.ring());
+                    self.queues.push(queue);
+                }
+                // Its messages keep coming through the consumer's queue.
+                None => tracing::warn!(partition, "cannot split a partition's queue off"),
+            }
+        }
+        // Paused at assignment (see `VigilContext::rebalance`).
+        if let Err(e) = self.consumer.resume(&resume) {
+            tracing::error!(error = %e, "cannot resume assigned partitions");
+        }
+    }
+
+    /// Reads up to `max` messages into `chunk`, waiting up to `timeout`
+    /// for the first.
+    pub(super) fn read<'a>(
+        &'a self,
+        chunk: &mut Vec<BorrowedMessage<'a>>,
+        max: usize,
+        timeout: Duration,
+    ) -> Read {
+        let mut waited = false;
+        loop {
+            // Armed before looking: a message arriving after this rings.
+            self.wake.arm();
+            // With no queue split off, every message comes through the
+            // consumer's queue, so the wait happens in its `poll`.
+            let mut wait = if self.queues.is_empty() && !waited {
+                timeout
+            } else {
+                Duration::ZERO
+            };
+            while chunk.len() < max {
+                let polled = self.consumer.poll(wait);
+                if self.consumer.context().ownership_changed() {
+                    return Read::OwnershipChanged;
+                }
+                wait = Duration::ZERO;
+                match polled {
+                    None => break,
+                    Some(result) => {
+                        if !take(result, chunk) {
+                            return Read::Done;
+                        }
+                    }
+                }
+            }
+            self.read_queues(chunk, max);
+            if !chunk.is_empty() || waited || self.queues.is_empty() {
+                return Read::Done;
+            }
+            self.wake.wait(timeout);
+            waited = true;
+        }
+    }
+
+    /// Takes from the partitions' queues in turn (see [`take_in_turn`]).
+    fn read_queues<'a>(&'a self, chunk: &mut Vec<BorrowedMessage<'a>>, max: usize) {
+        let queues = self
+            .queues
+            .iter()
+            .map(|queue| move || queue.poll(Duration::ZERO))
+            .collect();
+        take_in_turn(queues, chunk, max);
+    }
+}
+
+/// Takes from `sources` in turn, an equal share of the room left from each
+/// that still has messages, until `chunk` holds `max` or all are empty; a
+/// source's messages keep their order.
+fn take_in_turn<T>(
+    mut open: Vec<impl FnMut() -> Option<Result<T, KafkaError>>>,
+    chunk: &mut Vec<T>,
+    max: usize,
+) {
+    while chunk.len() < max && !open.is_empty() {
+        let share = ((max - chunk.len()) / open.len()).max(1);
+        open.retain_mut(|next| {
+            for _ in 0..share {
+                if chunk.len() >= max {
+                    return true;
+                }
+                match next() {
+                    None => return false,
+                    Some(result) => {
+                        if !take(result, chunk) {
+                            return false;
+                        }
+                    }
+                }
+            }
+            true
+        });
+    }
+}
+
+/// Adds a polled message to the chunk; false on a consume error, after
+/// which this queue is not read further this turn.
+fn take<T>(result: Result<T, KafkaError>, chunk: &mut Vec<T>) -> bool {
+    match result {
+        Ok(msg) => {
+            chunk.push(msg);
+            true
+        }
+        Err(KafkaError::PartitionEOF(_)) => true,
+        Err(e) => {
+            metrics::counter!(m::KAFKA_ERRORS, "code" => "consume").increment(1);
+            tracing::warn!(error = %e, "consume error");
+            false
+        }
+    }
+}
+
+/// Rung by librdkafka when a queue stops being empty.
+#[derive(Default)]
+struct Wake {
+    rung: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Wake {
+    fn arm(&self) {
+        *self.rung.lock().unwrap_or_else(|e| e.into_inner()) = false;
+    }
+
+    fn ring(&self) {
+        *self.rung.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_one();
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let rung = self.rung.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self
+            .cv
+            .wait_timeout_while(rung, timeout, |rung| !*rung)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use rdkafka::ClientConfig;
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::message::Message;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+    use super::*;
+    use crate::context::{Ownership, StartFrom};
+
+    const PER_PARTITION: usize = 3_000;
+    const MAX: usize = 1_000;
+
+    /// Two partitions' messages, read in batches through their split-off
+    /// queues (paused at assignment, resumed once split): every message
+    /// once, each partition's in offset order, no batch over the limit. On
+    /// the real broker when `VIGIL_TEST_BOOTSTRAP` names one (the test
+    /// script's Tansu), else on librdkafka's mock cluster.
+    #[test]
+    fn batches_take_every_partition_in_turn_and_in_order() {
+        let mock;
+        let topic = format!("intake-{}", std::process::id());
+        let bootstrap = match std::env::var("VIGIL_TEST_BOOTSTRAP") {
+            Ok(b) => {
+                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", &b)
+                    .create()
+                    .unwrap();
+                let created = futures::executor::block_on(admin.create_topics(
+                    &[NewTopic::new(&topic, 2, TopicReplication::Fixed(1))],
+                    &AdminOptions::new(),
+                ))
+                .unwrap();
+                assert!(created.iter().all(Result::is_ok), "{created:?}");
+                b
+            }
+            Err(_) => {
+                mock = MockCluster::new(1).unwrap();
+                mock.create_topic(&topic, 2, 1).unwrap();
+                mock.bootstrap_servers()
+            }
+        };
+        let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .create()
+            .unwrap();
+        for i in 0..PER_PARTITION {
+            for p in 0..2 {
+                let payload = i.to_string();
+                producer
+                    .send(
+                        BaseRecord::<(), _>::to(&topic)
+                            .partition(p)
+                            .payload(&payload),
+                    )
+                    .unwrap();
+            }
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+
+        let consumer: BaseConsumer<VigilContext> = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", format!("intake-{}", std::process::id()))
+            .set("enable.auto.commit", "false")
+            .create_with_context(VigilContext::new(
+                StartFrom::Committed,
+                Box::new(|_| {}),
+                false,
+            ))
+            .unwrap();
+        consumer.subscribe(&[&topic]).unwrap();
+        let mut intake = Intake::new(consumer);
+        let mut next: HashMap<i32, usize> = HashMap::new();
+        let (mut total, mut empty) = (0, 0);
+        while total < 2 * PER_PARTITION {
+            // A bound, so a partition never resumed fails the test.
+            assert!(empty < 300, "nothing to read for 30 s, {total} read");
+            let mut chunk = Vec::new();
+            let read = intake.read(&mut chunk, MAX, Duration::from_millis(100));
+            if read == Read::OwnershipChanged {
+                let owned: Vec<(String, i32)> = intake
+                    .consumer()
+                    .context()
+                    .take_ownership_changes()
+                    .into_iter()
+                    .flat_map(|o| match o {
+                        Ownership::Assigned(list) => {
+                            list.into_iter().map(|a| (a.topic, a.partition)).collect()
+                        }
+                        Ownership::Revoked => Vec::new(),
+                    })
+                    .collect();
+                drop(chunk);
+                intake.ownership_changed();
+                intake.split_if_stale(owned.iter().map(|(t, p)| (t.as_str(), *p)));
+                continue;
+            }
+            assert!(chunk.len() <= MAX, "a batch of {}", chunk.len());
+            empty = if chunk.is_empty() { empty + 1 } else { 0 };
+            for msg in &chunk {
+                let seq: usize = std::str::from_utf8(msg.payload().unwrap())
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let expected = next.entry(msg.partition()).or_default();
+                assert_eq!(seq, *expected, "partition {}", msg.partition());
+                *expected += 1;
+            }
+            total += chunk.len();
+        }
+        assert_eq!(total, 2 * PER_PARTITION);
+        assert_eq!(
+            next.values().copied().collect::<Vec<_>>(),
+            [PER_PARTITION; 2]
+        );
+    }
+
+    /// What an in-memory source hands out: `(source, sequence)` pairs.
+    type Polled = Option<Result<(usize, usize), KafkaError>>;
+
+    /// In-memory sources for [`take_in_turn`].
+    fn sources(lens: &[usize]) -> Vec<impl FnMut() -> Polled> {
+        lens.iter()
+            .enumerate()
+            .map(|(s, &len)| {
+                let mut i = 0;
+                move || {
+                    (i < len).then(|| {
+                        i += 1;
+                        Ok((s, i - 1))
+                    })
+                }
+            })
+            .collect()
+    }
+
+    fn counts(chunk: &[(usize, usize)], n: usize) -> Vec<usize> {
+        (0..n)
+            .map(|s| chunk.iter().filter(|m| m.0 == s).count())
+            .collect()
+    }
+
+    #[test]
+    fn every_source_with_messages_gets_an_equal_share() {
+        let mut chunk = Vec::new();
+        take_in_turn(sources(&[100, 100]), &mut chunk, 10);
+        assert_eq!(counts(&chunk, 2), [5, 5]);
+        // Each source's messages in their order.
+        for s in 0..2 {
+            let seq: Vec<usize> = chunk.iter().filter(|m| m.0 == s).map(|m| m.1).collect();
+            assert_eq!(seq, (0..5).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn room_a_short_source_leaves_goes_to_the_others() {
+        let mut chunk = Vec::new();
+        take_in_turn(sources(&[2, 100, 0]), &mut chunk, 12);
+        assert_eq!(counts(&chunk, 3), [2, 10, 0]);
+        let mut chunk = Vec::new();
+        take_in_turn(sources(&[3, 4]), &mut chunk, 100);
+        assert_eq!(counts(&chunk, 2), [3, 4], "everything there, when it fits");
+    }
+
+    #[test]
+    fn never_more_than_the_limit_even_with_more_sources_than_room() {
+        let mut chunk = Vec::new();
+        take_in_turn(sources(&[5, 5, 5, 5]), &mut chunk, 2);
+        assert_eq!(chunk.len(), 2);
+        assert_eq!(counts(&chunk, 4), [1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn a_consume_error_ends_only_its_source() {
+        let mut failing = 0;
+        let broken = move || {
+            failing += 1;
+            Some(if failing == 2 {
+                Err(KafkaError::NoMessageReceived)
+            } else {
+                Ok((9, failing))
+            })
+        };
+        let mut chunk = Vec::new();
+        let mut all: Vec<Box<dyn FnMut() -> Polled>> = sources(&[100])
+            .into_iter()
+            .map(|f| Box::new(f) as Box<_>)
+            .collect();
+        all.push(Box::new(broken));
+        take_in_turn(all, &mut chunk, 20);
+        assert_eq!(counts(&chunk, 1), [19]);
+        assert_eq!(chunk.iter().filter(|m| m.0 == 9).count(), 1);
+    }
+}

@@ -1019,7 +1019,7 @@ impl Engine {
             }
             order.sort_unstable();
             order.dedup();
-            self.timers.recycle(minute, bucket);
+            self.timers.recycle(bucket);
             for &(_, idx) in order.iter().take(TIMER_AHEAD) {
                 prefetch(&self.players[idx as usize]);
             }

@@ -65,7 +65,11 @@ impl TimerWheel {
         }
         self.first = self.first.min(minute);
         if self.in_window(minute) {
-            self.ring[Self::slot(minute)].push(idx);
+            let slot = &mut self.ring[Self::slot(minute)];
+            if slot.capacity() == 0 {
+                *slot = self.spare.pop().unwrap_or_default();
+            }
+            slot.push(idx);
             self.in_ring += 1;
         } else {
             let spare = &mut self.spare;
@@ -128,16 +132,12 @@ impl TimerWheel {
         Some((minute, bucket))
     }
 
-    /// Returns a bucket taken by [`TimerWheel::pop_due`] for `minute`, its
-    /// contents dealt with: kept for reuse.
-    pub(super) fn recycle(&mut self, minute: u32, mut bucket: Vec<u32>) {
-        bucket.clear();
-        let slot = &mut self.ring[Self::slot(minute)];
-        if slot.capacity() == 0 && minute >= self.base && minute - self.base < SLOTS {
-            *slot = bucket;
-        } else {
-            self.give_back(bucket);
-        }
+    /// Returns a bucket taken by [`TimerWheel::pop_due`], its contents
+    /// dealt with: kept for reuse by whichever minute next needs one, as
+    /// the tree's buckets were (a bucket kept in its slot would hold its
+    /// capacity there while other slots grew their own).
+    pub(super) fn recycle(&mut self, bucket: Vec<u32>) {
+        self.give_back(bucket);
     }
 
     fn give_back(&mut self, mut bucket: Vec<u32>) {
@@ -190,7 +190,7 @@ mod tests {
                         t.sort_unstable();
                         assert_eq!(b, t, "minute {m}");
                         fired += 1;
-                        wheel.recycle(m, b);
+                        wheel.recycle(b);
                         if fired % 5 == 0 {
                             // A timer set while firing, for this minute or
                             // one already behind.

@@ -34,9 +34,11 @@ use crate::window::Span;
 mod index;
 mod prefetch;
 mod store;
+mod wheel;
 use index::PlayerIndex;
 use prefetch::prefetch;
 use store::ChunkedVec;
+use wheel::TimerWheel;
 
 /// Counters the edge turns into metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -225,12 +227,9 @@ pub struct Engine {
     index: PlayerIndex,
     brands: Vec<Box<str>>,
     brand_index: hashbrown::HashMap<Box<str>, u16>,
-    timers: BTreeMap<u32, Vec<u32>>,
-    /// The first minute in `timers` (`u32::MAX` when empty): most events
-    /// find no timer due, and this says so without walking the tree.
-    timers_first: u32,
-    /// Emptied timer buckets, reused so firing timers does not allocate.
-    spare_buckets: Vec<Vec<u32>>,
+    /// Players by the minute their timer is due (stale entries included:
+    /// a player's live one is the minute of its `next_due`).
+    timers: TimerWheel,
     /// Scratch space for the firing order of one bucket.
     timer_order: Vec<(u64, u32)>,
     /// The reorder buffer, in `Staged` order (equal keys in arrival
@@ -294,9 +293,7 @@ impl Engine {
             index: PlayerIndex::default(),
             brands: Vec::new(),
             brand_index: hashbrown::HashMap::new(),
-            timers: BTreeMap::new(),
-            timers_first: u32::MAX,
-            spare_buckets: Vec::new(),
+            timers: TimerWheel::default(),
             timer_order: Vec::new(),
             pending: VecDeque::new(),
             max_seen: Timestamp::MIN,
@@ -993,26 +990,17 @@ impl Engine {
         let due = minute.saturating_mul(TIMER_GRAIN_SECS);
         self.players[idx as usize].state.next_due = due;
         self.timer_due[idx as usize] = due;
-        self.timers_first = self.timers_first.min(minute);
-        let spare = &mut self.spare_buckets;
-        self.timers
-            .entry(minute)
-            .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push(idx);
+        self.timers.push(minute, idx);
     }
 
     fn fire_timers(&mut self, upto: Timestamp, out: &mut Vec<Output>) {
-        let upto = upto.compact();
-        if self.timers_first.saturating_mul(TIMER_GRAIN_SECS) > upto {
+        // A minute fires once its start is at or before `upto`.
+        let last = upto.compact() / TIMER_GRAIN_SECS;
+        if self.timers.none_by(last) {
             return;
         }
-        while let Some(entry) = self.timers.first_entry() {
-            let minute = *entry.key();
-            if minute.saturating_mul(TIMER_GRAIN_SECS) > upto {
-                break;
-            }
+        while let Some((minute, bucket)) = self.timers.pop_due(last) {
             let due = minute * TIMER_GRAIN_SECS;
-            let mut bucket = entry.remove();
             // Fire in an order that depends only on who the players are, not
             // on when this engine happened to learn of them: an engine
             // restored from snapshots must emit exactly what the original
@@ -1031,10 +1019,7 @@ impl Engine {
             }
             order.sort_unstable();
             order.dedup();
-            bucket.clear();
-            if self.spare_buckets.len() < 1024 {
-                self.spare_buckets.push(bucket);
-            }
+            self.timers.recycle(bucket);
             for &(_, idx) in order.iter().take(TIMER_AHEAD) {
                 prefetch(&self.players[idx as usize]);
             }
@@ -1048,7 +1033,6 @@ impl Engine {
             }
             self.timer_order = order;
         }
-        self.timers_first = self.timers.keys().next().copied().unwrap_or(u32::MAX);
     }
 
     /// Silence threshold for a player, in seconds.

@@ -205,13 +205,6 @@ impl ConsumerContext for VigilContext {
                 if let Err(e) = consumer.assign(&start) {
                     tracing::error!(error = %e, "assign failed");
                 }
-                // Nothing is fetched until the loop has split each
-                // partition's queue off and resumes it (`pipeline::intake`),
-                // so no partition's messages pile up in the consumer's own
-                // queue meanwhile (nor during the restore).
-                if let Err(e) = consumer.pause(&start) {
-                    tracing::warn!(error = %e, "cannot pause newly assigned partitions");
-                }
                 self.push(Ownership::Assigned(assigned));
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {

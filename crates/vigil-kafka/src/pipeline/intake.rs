@@ -12,9 +12,9 @@
 //!
 //! An assignment makes librdkafka forward a partition's messages to the
 //! consumer's own queue again, so the queues are split again after every
-//! change of ownership; the rebalance callback pauses newly assigned
-//! partitions and they are resumed once split, so nothing is fetched into
-//! the wrong queue meanwhile (or piles up while state is restored). The
+//! change of ownership. (Pausing new partitions until they are split was
+//! tried: on librdkafka's mock cluster a partition resumed that way was
+//! never fetched again, its position stuck below the log start.) The
 //! consumer's own queue is still read first on every turn: it carries the
 //! rebalance callbacks and other events, and anything fetched for a
 //! partition before its split (older than everything in that partition's
@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use rdkafka::TopicPartitionList;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -83,9 +82,7 @@ impl Intake {
             return;
         }
         self.queues.clear();
-        let mut resume = TopicPartitionList::new();
         for (topic, partition) in owned {
-            let _ = resume.add_partition(topic, partition);
             match self.consumer.split_partition_queue(topic, partition) {
                 Some(mut queue) => {
                     let ring = self.wake.clone();
@@ -95,10 +92,6 @@ impl Intake {
                 // Its messages keep coming through the consumer's queue.
                 None => tracing::warn!(partition, "cannot split a partition's queue off"),
             }
-        }
-        // Paused at assignment (see `VigilContext::rebalance`).
-        if let Err(e) = self.consumer.resume(&resume) {
-            tracing::error!(error = %e, "cannot resume assigned partitions");
         }
     }
 
@@ -246,7 +239,7 @@ mod tests {
     const MAX: usize = 1_000;
 
     /// Two partitions' messages, read in batches through their split-off
-    /// queues (paused at assignment, resumed once split): every message
+    /// queues, split after the assignment: every message
     /// once, each partition's in offset order, no batch over the limit. On
     /// the real broker when `VIGIL_TEST_BOOTSTRAP` names one (the test
     /// script's Tansu), else on librdkafka's mock cluster.
@@ -307,7 +300,7 @@ mod tests {
         let mut next: HashMap<i32, usize> = HashMap::new();
         let (mut total, mut empty) = (0, 0);
         while total < 2 * PER_PARTITION {
-            // A bound, so a partition never resumed fails the test.
+            // A bound, so a partition never read fails the test.
             assert!(empty < 300, "nothing to read for 30 s, {total} read");
             let mut chunk = Vec::new();
             let read = intake.read(&mut chunk, MAX, Duration::from_millis(100));

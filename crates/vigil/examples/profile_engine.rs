@@ -5,12 +5,14 @@
 //! engine n times over the same events (so a profile is mostly engine, not
 //! simulator); `UNTIDY=1` delivers with duplicates, gaps and reordering;
 //! `DIGEST=1` also prints a hash of every output's `Debug` form, so an
-//! optimisation can be checked to change no output at all; `NO_SCORES=1`
-//! silences score records.
+//! optimisation can be checked to change no output at all; `DUMP=FILE`
+//! (with `DIGEST`) writes those forms to FILE, one per line, to see what
+//! changed when the hash did; `NO_SCORES=1` silences score records.
 
 #![allow(clippy::print_stdout)]
 
 use std::hash::{DefaultHasher, Hasher};
+use std::io::Write;
 use std::time::Instant;
 
 #[global_allocator]
@@ -54,6 +56,16 @@ fn main() {
         cfg.scores.heartbeat = std::time::Duration::from_secs(365 * 86_400);
     }
     let n = events.len();
+    let mut dump = std::env::var_os("DUMP").map(|p| {
+        std::io::BufWriter::new(std::fs::File::create(p).expect("DUMP names a writable file"))
+    });
+    // Hashes one output's or player's form, and writes it to the dump.
+    let mut record = |hash: &mut DefaultHasher, form: String| {
+        hash.write(form.as_bytes());
+        if let Some(d) = dump.as_mut() {
+            writeln!(d, "{form}").expect("DUMP file writable");
+        }
+    };
     for _ in 0..repeat {
         let mut engine = Engine::new(cfg.clone()).expect("defaults are valid");
         let mut out = Vec::new();
@@ -67,7 +79,7 @@ fn main() {
             let _ = engine.ingest(e, &mut out);
             if digest {
                 for o in &out {
-                    hash.write(format!("{o:?}").as_bytes());
+                    record(&mut hash, format!("{o:?}"));
                 }
                 outputs += out.len() as u64;
             }
@@ -83,11 +95,11 @@ fn main() {
                 );
             }
             for o in &out {
-                hash.write(format!("{o:?}").as_bytes());
+                record(&mut hash, format!("{o:?}"));
             }
             outputs += out.len() as u64;
             for v in engine.players() {
-                hash.write(format!("{:?}", v.state).as_bytes());
+                record(&mut hash, format!("{:?}", v.state));
             }
         }
         let secs = start.elapsed().as_secs_f64();

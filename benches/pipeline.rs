@@ -203,7 +203,13 @@ fn main() {
                 .unwrap_or(PipelineConfig::default().changelog_interval),
             ..PipelineConfig::default()
         },
-        engine: vigil_domain::EngineConfig::default(),
+        engine: vigil_domain::EngineConfig {
+            rescore_interval: std::env::var("VIGIL_ENGINE__RESCORE_INTERVAL")
+                .ok()
+                .map(|v| humantime::parse_duration(&v).expect("VIGIL_ENGINE__RESCORE_INTERVAL"))
+                .unwrap_or(vigil_domain::EngineConfig::default().rescore_interval),
+            ..vigil_domain::EngineConfig::default()
+        },
     };
     let settings_max_batch = settings.pipeline.max_batch;
     let settings_interval = settings.pipeline.changelog_interval;

@@ -91,14 +91,16 @@ fn loads_like_the_file(format: &str) {
                 Some(e.player_id.as_str()),
                 "keyed by player"
             );
-            let entry = seen.entry(e.player_id.clone()).or_insert((p, Vec::new()));
+            let entry = seen
+                .entry(e.player_id.to_string())
+                .or_insert((p, Vec::new()));
             assert_eq!(entry.0, p, "{} on more than one partition", e.player_id);
             entry.1.push(e);
         }
     }
     let mut want: HashMap<String, Vec<PlayerEvent>> = HashMap::new();
     for e in expected {
-        want.entry(e.player_id.clone()).or_default().push(e);
+        want.entry(e.player_id.to_string()).or_default().push(e);
     }
     assert_eq!(seen.len(), want.len());
     for (player, events) in want {

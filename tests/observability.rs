@@ -684,7 +684,7 @@ async fn dashboard_and_rules_query_only_what_a_running_vigil_exports() {
         .iter()
         .map(|(p, e)| {
             let json = vigil_codec::json::encode_event(e);
-            (*p, e.player_id.clone(), json.into_bytes())
+            (*p, e.player_id.to_string(), json.into_bytes())
         })
         .collect();
     records.push((0, "p1".into(), b"{not json".to_vec()));

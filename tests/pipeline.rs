@@ -98,7 +98,13 @@ async fn protobuf_in_protobuf_out() {
     assert!(!expected.is_empty());
     let records: Vec<_> = events
         .iter()
-        .map(|(p, e)| (*p, e.player_id.clone(), vigil_codec::proto::encode_event(e)))
+        .map(|(p, e)| {
+            (
+                *p,
+                e.player_id.to_string(),
+                vigil_codec::proto::encode_event(e),
+            )
+        })
         .collect();
     produce(&setup.input, &records).await;
     let vigil = Vigil::start(&setup);
@@ -331,9 +337,9 @@ async fn a_player_who_goes_quiet_alerts_on_a_live_stream_without_new_events() {
         .unwrap()
         .as_millis() as i64;
     let ev = |id: String, player: &str, ts: i64| PlayerEvent {
-        event_id: id,
-        player_id: player.to_owned(),
-        brand: "casino-a".to_owned(),
+        event_id: id.into(),
+        player_id: player.into(),
+        brand: "casino-a".into(),
         ts: Timestamp::from_millis(ts),
         payload: Payload::Login { channel: None },
     };

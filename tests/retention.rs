@@ -33,9 +33,9 @@ fn eur(amount: f64) -> Money {
 
 fn ev(id: String, player: &str, ts: i64, payload: Payload) -> PlayerEvent {
     PlayerEvent {
-        event_id: id,
-        player_id: player.to_owned(),
-        brand: "casino-a".to_owned(),
+        event_id: id.into(),
+        player_id: player.into(),
+        brand: "casino-a".into(),
         ts: Timestamp::from_millis(ts),
         payload,
     }

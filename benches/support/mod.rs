@@ -41,9 +41,9 @@ pub fn visit(p: u32, day: i64, ts: i64, stake: f64) -> [PlayerEvent; 2] {
     [Payload::Login { channel: None }, bet].map(|payload| {
         k += 1;
         PlayerEvent {
-            event_id: format!("{p}-{day}-{}", k - 1),
-            player_id: format!("p{p:08}"),
-            brand: "casino-a".to_owned(),
+            event_id: format!("{p}-{day}-{}", k - 1).into(),
+            player_id: format!("p{p:08}").into(),
+            brand: "casino-a".into(),
             ts: Timestamp::from_millis(ts),
             payload,
         }

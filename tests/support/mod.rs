@@ -643,9 +643,9 @@ pub fn population(players: u32, days: i64, partitions: i32) -> Vec<(i32, PlayerE
 
 fn ev(player: &str, day: i64, n: i64, ts: i64, payload: Payload) -> PlayerEvent {
     PlayerEvent {
-        event_id: format!("{player}-{day}-{n}"),
-        player_id: player.to_owned(),
-        brand: "casino-a".to_owned(),
+        event_id: format!("{player}-{day}-{n}").into(),
+        player_id: player.into(),
+        brand: "casino-a".into(),
         ts: Timestamp::from_millis(ts),
         payload,
     }
@@ -769,7 +769,7 @@ pub fn encode_events(events: &[(i32, PlayerEvent)]) -> Vec<(i32, String, Vec<u8>
         .map(|(p, e)| {
             (
                 *p,
-                e.player_id.clone(),
+                e.player_id.to_string(),
                 vigil_codec::json::encode_event(e).into_bytes(),
             )
         })
@@ -883,9 +883,9 @@ pub fn closing_logins(
         .map(|p| {
             let id = format!("p{p:04}");
             let e = PlayerEvent {
-                event_id: format!("{id}-{tag}"),
-                player_id: id,
-                brand: "casino-a".to_owned(),
+                event_id: format!("{id}-{tag}").into(),
+                player_id: id.into(),
+                brand: "casino-a".into(),
                 ts: Timestamp::from_millis(ts),
                 payload: Payload::Login { channel: None },
             };

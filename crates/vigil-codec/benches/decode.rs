@@ -45,8 +45,8 @@ fn events(n: usize) -> Vec<PlayerEvent> {
                 },
             };
             PlayerEvent {
-                event_id: format!("evt-{i:012}"),
-                player_id: format!("p{:08}", i * 7919 % 100_000),
+                event_id: compact_str::format_compact!("evt-{i:012}"),
+                player_id: compact_str::format_compact!("p{:08}", i * 7919 % 100_000),
                 brand: "casino-a".into(),
                 ts: Timestamp::from_millis(1_793_534_400_000 + i as i64 * 137),
                 payload,

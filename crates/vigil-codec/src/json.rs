@@ -11,6 +11,8 @@
 //! faster than we read them.
 
 use std::borrow::Cow;
+
+use compact_str::CompactString;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -229,6 +231,15 @@ fn req_string(v: &Option<Val<'_>>, field: &'static str) -> Result<String, Reject
     string(req(v, field)?, field)
 }
 
+/// An id (event, player, brand): short, so kept inline, not allocated
+/// (see [`vigil_domain::PlayerEvent`]).
+fn req_id(v: &Option<Val<'_>>, field: &'static str) -> Result<CompactString, Reject> {
+    match req(v, field)? {
+        Val::Str(s) if !s.trim().is_empty() => Ok(CompactString::new(s)),
+        other => string(other, field).map(CompactString::from),
+    }
+}
+
 fn str_ref<'b>(v: &'b Val<'_>, field: &'static str) -> Result<&'b str, Reject> {
     match v {
         Val::Str(s) => Ok(s),
@@ -306,9 +317,9 @@ pub fn decode_event(line: &[u8]) -> Result<PlayerEvent, Reject> {
     let f: Flat<'_> = serde_json::from_str(line).map_err(|e| Reject::InvalidJson(e.to_string()))?;
     let ty = str_ref(req(&f.ty, "type")?, "type")?;
     let ty = EventType::parse(ty).ok_or_else(|| Reject::UnknownType(ty.to_owned()))?;
-    let event_id = req_string(&f.event_id, "event_id")?;
-    let player_id = req_string(&f.player_id, "player_id")?;
-    let brand = req_string(&f.brand, "brand")?;
+    let event_id = req_id(&f.event_id, "event_id")?;
+    let player_id = req_id(&f.player_id, "player_id")?;
+    let brand = req_id(&f.brand, "brand")?;
     let ts_raw = str_ref(req(&f.ts, "ts")?, "ts")?;
     let ts =
         crate::rfc3339::parse(ts_raw).ok_or_else(|| Reject::InvalidTimestamp(ts_raw.to_owned()))?;

@@ -73,9 +73,9 @@ fn enum_number<T: PartialEq>(v: T, all: &[T]) -> i32 {
 pub fn decode_event(bytes: &[u8]) -> Result<PlayerEvent, Reject> {
     let e = pb::PlayerEvent::decode(bytes).map_err(|e| Reject::InvalidProtobuf(e.to_string()))?;
     let payload = e.payload.ok_or(Reject::MissingField("type"))?;
-    let event_id = nonempty(e.event_id, "event_id")?;
-    let player_id = nonempty(e.player_id, "player_id")?;
-    let brand = nonempty(e.brand, "brand")?;
+    let event_id = nonempty(e.event_id, "event_id")?.into();
+    let player_id = nonempty(e.player_id, "player_id")?.into();
+    let brand = nonempty(e.brand, "brand")?.into();
     let ts = e.ts.ok_or(Reject::MissingField("ts"))?;
     if !(0..1_000_000_000).contains(&ts.nanos) {
         return Err(Reject::InvalidTimestamp(format!(
@@ -241,9 +241,9 @@ pub fn encode_event(e: &PlayerEvent) -> Vec<u8> {
         }),
     };
     pb::PlayerEvent {
-        event_id: e.event_id.clone(),
-        player_id: e.player_id.clone(),
-        brand: e.brand.clone(),
+        event_id: e.event_id.to_string(),
+        player_id: e.player_id.to_string(),
+        brand: e.brand.to_string(),
         ts: Some(timestamp(e.ts)),
         payload: Some(payload),
     }

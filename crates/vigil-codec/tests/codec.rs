@@ -224,9 +224,9 @@ fn event() -> impl Strategy<Value = PlayerEvent> {
         payload(),
     )
         .prop_map(|(event_id, player_id, brand, ms, payload)| PlayerEvent {
-            event_id,
-            player_id: format!("p{player_id}"),
-            brand,
+            event_id: event_id.into(),
+            player_id: format!("p{player_id}").into(),
+            brand: brand.into(),
             ts: Timestamp::from_millis(ms),
             payload,
         })
@@ -1035,7 +1035,7 @@ fn typical_snapshot() -> PlayerSnapshot {
     let mut push = |engine: &mut Engine, day: i64, minute: i64, payload: Payload| {
         n += 1;
         let e = PlayerEvent {
-            event_id: format!("e{n}"),
+            event_id: format!("e{n}").into(),
             player_id: "p00012345".into(),
             brand: "casino-a".into(),
             ts: Timestamp::from_millis(start + day * 86_400_000 + minute * 60_000),
@@ -1165,7 +1165,7 @@ proptest! {
     ) {
         let _ = json::decode_event(&mutated(json::encode_event(&e).into_bytes(), flips.clone(), cut));
         let _ = proto::decode_event(&mutated(proto::encode_event(&e), flips.clone(), cut));
-        let snap = PlayerSnapshot { player_id: e.player_id, brand: e.brand, state: PlayerState::default() };
+        let snap = PlayerSnapshot { player_id: e.player_id.into(), brand: e.brand.into(), state: PlayerState::default() };
         let _ = snapshot::decode_snapshot(&mutated(snapshot::encode_snapshot(&snap), flips, cut));
     }
 }

@@ -127,8 +127,8 @@ struct Player {
 struct Staged {
     ts: Timestamp,
     id_hash: u64,
-    player_id: String,
-    brand: String,
+    player_id: compact_str::CompactString,
+    brand: compact_str::CompactString,
     fact: Fact,
     /// When it was staged, in the engine's staging count: tells which
     /// staged events [`Engine::take_changes`] has not handed out yet.
@@ -907,8 +907,8 @@ impl Engine {
                     if !slots.contains_key(&key) {
                         slots.insert(key, out.len());
                         out.push(PlayerRecord {
-                            player_id: s.player_id.clone(),
-                            brand: s.brand.clone(),
+                            player_id: s.player_id.to_string(),
+                            brand: s.brand.to_string(),
                             state: self
                                 .find(&s.brand, &s.player_id)
                                 .map(|i| self.players[i as usize].state.clone()),
@@ -967,8 +967,8 @@ impl Engine {
             self.stage(Staged {
                 ts: p.ts,
                 id_hash: p.id_hash,
-                player_id: player_id.clone(),
-                brand: brand.clone(),
+                player_id: player_id.as_str().into(),
+                brand: brand.as_str().into(),
                 fact: p.fact,
                 seq: 0,
                 hash: None,

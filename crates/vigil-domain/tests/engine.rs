@@ -632,7 +632,7 @@ proptest! {
         let mut out_b = Vec::new();
         for (offset, e) in events.iter().enumerate().skip(c) {
             let held = through
-                .get(&(e.brand.clone(), e.player_id.clone()))
+                .get(&(e.brand.to_string(), e.player_id.to_string()))
                 .is_some_and(|&t| offset < t);
             let _ = if held {
                 b.skip(e.clone(), &mut out_b)
@@ -699,7 +699,7 @@ proptest! {
                 let end = (at + batch).min(cut);
                 for (offset, e) in events.iter().enumerate().take(end).skip(at) {
                     let held = log
-                        .get(&(e.brand.clone(), e.player_id.clone()))
+                        .get(&(e.brand.to_string(), e.player_id.to_string()))
                         .is_some_and(|(t, _)| offset < *t);
                     let _ = if held {
                         owner.skip(e.clone(), &mut got)

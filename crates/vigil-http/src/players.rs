@@ -406,9 +406,9 @@ mod tests {
                     .enumerate()
                 {
                     let event = PlayerEvent {
-                        event_id: format!("{p}-{day}-{k}"),
-                        player_id: format!("p{:03}", p % 150),
-                        brand: if p < 150 { "a" } else { "b" }.to_owned(),
+                        event_id: format!("{p}-{day}-{k}").into(),
+                        player_id: format!("p{:03}", p % 150).into(),
+                        brand: if p < 150 { "a" } else { "b" }.into(),
                         ts: Timestamp::from_millis(ts + k as i64),
                         payload,
                     };

@@ -190,9 +190,9 @@ impl<'a> Events<'a> {
         let event_id = std::str::from_utf8(&buf[..len]).unwrap_or_default();
         let player_id = &event_id[..player_len];
         PlayerEvent {
-            event_id: event_id.to_owned(),
-            player_id: player_id.to_owned(),
-            brand: self.pop.cfg.brands[usize::from(d.brand)].clone(),
+            event_id: event_id.into(),
+            player_id: player_id.into(),
+            brand: self.pop.cfg.brands[usize::from(d.brand)].as_str().into(),
             ts: Timestamp::from_millis(d.ts),
             payload: payload(d.what, self.currencies[usize::from(d.currency)], player_id),
         }

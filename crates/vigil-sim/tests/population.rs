@@ -111,7 +111,11 @@ fn ids_are_unique_and_duplicates_are_verbatim_copies_right_after() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), clean.len(), "ids unique without duplicates");
-    assert!(clean.iter().all(|e| e.event_id.starts_with(&e.player_id)));
+    assert!(
+        clean
+            .iter()
+            .all(|e| e.event_id.starts_with(e.player_id.as_str()))
+    );
 
     let noisy: Vec<_> = Population::new(SimConfig {
         duplicate_rate: 0.05,

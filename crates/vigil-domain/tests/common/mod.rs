@@ -20,9 +20,9 @@ pub fn eur(amount: f64) -> Money {
 /// An event of brand `casino-a`.
 pub fn ev(id: impl Into<String>, player: &str, ts: i64, payload: Payload) -> PlayerEvent {
     PlayerEvent {
-        event_id: id.into(),
-        player_id: player.to_owned(),
-        brand: "casino-a".to_owned(),
+        event_id: id.into().into(),
+        player_id: player.into(),
+        brand: "casino-a".into(),
         ts: Timestamp::from_millis(ts),
         payload,
     }

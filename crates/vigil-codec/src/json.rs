@@ -216,15 +216,20 @@ fn req<'a, 'b>(v: &'b Option<Val<'a>>, field: &'static str) -> Result<&'b Val<'a
     present(v).ok_or(Reject::MissingField(field))
 }
 
-fn string(v: &Val<'_>, field: &'static str) -> Result<String, Reject> {
+/// A string field's text, which must not be blank.
+fn text<'b>(v: &'b Val<'_>, field: &'static str) -> Result<&'b str, Reject> {
     match v {
-        Val::Str(s) if !s.trim().is_empty() => Ok(s.to_string()),
+        Val::Str(s) if !s.trim().is_empty() => Ok(s),
         Val::Str(_) => Err(invalid(field, "must not be empty")),
         other => Err(invalid(
             field,
             format!("must be a string, got {}", other.type_name()),
         )),
     }
+}
+
+fn string(v: &Val<'_>, field: &'static str) -> Result<String, Reject> {
+    text(v, field).map(str::to_owned)
 }
 
 fn req_string(v: &Option<Val<'_>>, field: &'static str) -> Result<String, Reject> {
@@ -234,10 +239,7 @@ fn req_string(v: &Option<Val<'_>>, field: &'static str) -> Result<String, Reject
 /// An id (event, player, brand): short, so kept inline, not allocated
 /// (see [`vigil_domain::PlayerEvent`]).
 fn req_id(v: &Option<Val<'_>>, field: &'static str) -> Result<CompactString, Reject> {
-    match req(v, field)? {
-        Val::Str(s) if !s.trim().is_empty() => Ok(CompactString::new(s)),
-        other => string(other, field).map(CompactString::from),
-    }
+    text(req(v, field)?, field).map(CompactString::new)
 }
 
 fn str_ref<'b>(v: &'b Val<'_>, field: &'static str) -> Result<&'b str, Reject> {

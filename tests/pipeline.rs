@@ -136,12 +136,32 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_pipeline_goes_on() 
         records.insert(mid + i, (0, "p1".into(), bytes.to_vec()));
     }
     produce(&setup.input, &records).await;
+    // One more at the end, with the producer's tracing headers, which its
+    // dead letter carries over (and an unrelated one, which it does not).
+    let traced: &[u8] = b"{still not json";
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    produce_with_headers(
+        &setup.input,
+        "p1",
+        traced,
+        &[("traceparent", traceparent), ("x-internal", "no")],
+    )
+    .await;
     let vigil = Vigil::start(&setup);
     vigil.wait_ready(READY).await;
-    vigil.wait_consumed(records.len(), READ).await;
-    let dead = read_until(&setup.dlq, 1, READ, |r| r.len() >= poison.len());
+    vigil.wait_consumed(records.len() + 1, READ).await;
+    let mut dead = read_until(&setup.dlq, 1, READ, |r| r.len() > poison.len());
     let (status, log) = vigil.terminate();
     assert!(status.success(), "{log}");
+    let last = dead.pop().expect("the traced poison's dead letter");
+    assert_eq!(last.payload, traced);
+    assert_eq!(last.headers["vigil.reject.reason"], "invalid_json");
+    assert_eq!(last.headers["traceparent"], traceparent);
+    assert!(
+        !last.headers.contains_key("x-internal"),
+        "{:?}",
+        last.headers
+    );
     let reasons: Vec<&str> = dead
         .iter()
         .map(|r| r.headers["vigil.reject.reason"].as_str())

@@ -100,6 +100,34 @@ pub async fn produce_on(bootstrap: &str, topic: &str, records: &[(i32, String, V
     }
 }
 
+/// One record with producer headers, to partition 0, waiting for its
+/// acknowledgement.
+pub async fn produce_with_headers(
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+    headers: &[(&str, &str)],
+) {
+    let producer: FutureProducer = client().create().unwrap();
+    let mut owned = rdkafka::message::OwnedHeaders::new();
+    for (name, value) in headers {
+        owned = owned.insert(rdkafka::message::Header {
+            key: name,
+            value: Some(*value),
+        });
+    }
+    let record = FutureRecord::to(topic)
+        .partition(0)
+        .key(key)
+        .payload(payload)
+        .headers(owned);
+    producer
+        .send(record, Duration::from_secs(30))
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+}
+
 /// A consumed record.
 #[derive(Debug, Clone)]
 pub struct Record {

@@ -44,6 +44,7 @@ use crate::restore::{self, Held, RestoreError, Wanted};
 use crate::topics;
 
 mod delivery;
+mod fetched;
 mod intake;
 mod outputs;
 mod txn;
@@ -1044,11 +1045,7 @@ impl Core {
 
     /// Handles a polled chunk, each partition's messages in offset order
     /// and the partitions in parallel (see `workers`).
-    fn handle_chunk(
-        &mut self,
-        chunk: &[rdkafka::message::BorrowedMessage<'_>],
-        tally: &mut workers::Tally,
-    ) {
+    fn handle_chunk(&mut self, chunk: &[fetched::Fetched<'_>], tally: &mut workers::Tally) {
         let mut work: Vec<workers::Work<'_>> = Vec::with_capacity(self.parts.len());
         let mut index: HashMap<(&str, i32), usize> = HashMap::with_capacity(self.parts.len());
         for ((topic, partition), part) in self.parts.iter_mut() {
@@ -1494,8 +1491,7 @@ fn dead_letter<M: Message>(topic: &Arc<str>, msg: &M, reason: &Reject) -> OutRec
     ];
     // Keep the producer's own headers too, so nothing about the event is lost.
     if let Some(h) = msg.headers() {
-        for i in 0..h.count() {
-            let header = h.get(i);
+        for header in (0..h.count()).filter_map(|i| h.try_get(i)) {
             if let Some(v) = header.value
                 && let Some(name) = ORIGINAL_HEADER_NAMES.iter().find(|n| **n == header.key)
             {

@@ -20,17 +20,17 @@
 //! partition before its split (older than everything in that partition's
 //! queue), so a partition's messages are still handled in offset order.
 //! Nothing is waited for with a timeout that could delay a message: each
-//! queue wakes the loop when it stops being empty.
+//! queue wakes the loop when it stops being empty. The split-off queues
+//! are read a block at a time (`fetched`), not one `poll` per message.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::BorrowedMessage;
 
+use super::fetched::{Fetched, SplitQueue};
 use crate::context::VigilContext;
 use crate::metrics as m;
 
@@ -47,7 +47,7 @@ pub(super) enum Read {
 /// The consumer and the queues of the partitions split off it.
 pub(super) struct Intake {
     consumer: Arc<BaseConsumer<VigilContext>>,
-    queues: Vec<PartitionQueue<VigilContext>>,
+    queues: Vec<SplitQueue>,
     wake: Arc<Wake>,
     /// Ownership changed since the queues were split (set while a read's
     /// messages still borrow the queues, so not `&mut`).
@@ -83,12 +83,8 @@ impl Intake {
         }
         self.queues.clear();
         for (topic, partition) in owned {
-            match self.consumer.split_partition_queue(topic, partition) {
-                Some(mut queue) => {
-                    let ring = self.wake.clone();
-                    queue.set_nonempty_callback(move || ring.ring());
-                    self.queues.push(queue);
-                }
+            match SplitQueue::split(&self.consumer, topic, partition, self.wake.clone()) {
+                Some(queue) => self.queues.push(queue),
                 // Its messages keep coming through the consumer's queue.
                 None => tracing::warn!(partition, "cannot split a partition's queue off"),
             }
@@ -99,7 +95,7 @@ impl Intake {
     /// for the first.
     pub(super) fn read<'a>(
         &'a self,
-        chunk: &mut Vec<BorrowedMessage<'a>>,
+        chunk: &mut Vec<Fetched<'a>>,
         max: usize,
         timeout: Duration,
     ) -> Read {
@@ -122,8 +118,9 @@ impl Intake {
                 wait = Duration::ZERO;
                 match polled {
                     None => break,
-                    Some(result) => {
-                        if !take(result, chunk) {
+                    Some(Ok(msg)) => chunk.push(Fetched::polled(msg)),
+                    Some(Err(e)) => {
+                        if !passed_over(e) {
                             return Read::Done;
                         }
                     }
@@ -139,11 +136,17 @@ impl Intake {
     }
 
     /// Takes from the partitions' queues in turn (see [`take_in_turn`]).
-    fn read_queues<'a>(&'a self, chunk: &mut Vec<BorrowedMessage<'a>>, max: usize) {
+    fn read_queues<'a>(&'a self, chunk: &mut Vec<Fetched<'a>>, max: usize) {
         let queues = self
             .queues
             .iter()
-            .map(|queue| move || queue.poll(Duration::ZERO))
+            .map(|queue| {
+                move |room, chunk: &mut Vec<Fetched<'a>>| {
+                    queue.read(room, chunk, |e| {
+                        passed_over(e);
+                    })
+                }
+            })
             .collect();
         take_in_turn(queues, chunk, max);
     }
@@ -151,53 +154,37 @@ impl Intake {
 
 /// Takes from `sources` in turn, an equal share of the room left from each
 /// that still has messages, until `chunk` holds `max` or all are empty; a
-/// source's messages keep their order.
+/// source's messages keep their order. A source moves up to the room it is
+/// given into the chunk and says how much of it it used: less than all
+/// means it ran empty.
 fn take_in_turn<T>(
-    mut open: Vec<impl FnMut() -> Option<Result<T, KafkaError>>>,
+    mut open: Vec<impl FnMut(usize, &mut Vec<T>) -> usize>,
     chunk: &mut Vec<T>,
     max: usize,
 ) {
     while chunk.len() < max && !open.is_empty() {
         let share = ((max - chunk.len()) / open.len()).max(1);
         open.retain_mut(|next| {
-            for _ in 0..share {
-                if chunk.len() >= max {
-                    return true;
-                }
-                match next() {
-                    None => return false,
-                    Some(result) => {
-                        if !take(result, chunk) {
-                            return false;
-                        }
-                    }
-                }
-            }
-            true
+            let room = share.min(max - chunk.len());
+            room == 0 || next(room, chunk) >= room
         });
     }
 }
 
-/// Adds a polled message to the chunk; false on a consume error, after
-/// which this queue is not read further this turn.
-fn take<T>(result: Result<T, KafkaError>, chunk: &mut Vec<T>) -> bool {
-    match result {
-        Ok(msg) => {
-            chunk.push(msg);
-            true
-        }
-        Err(KafkaError::PartitionEOF(_)) => true,
-        Err(e) => {
-            metrics::counter!(m::KAFKA_ERRORS, "code" => "consume").increment(1);
-            tracing::warn!(error = %e, "consume error");
-            false
-        }
+/// Counts and logs a consume error; true for the end of a partition, which
+/// is no error.
+fn passed_over(e: KafkaError) -> bool {
+    if let KafkaError::PartitionEOF(_) = e {
+        return true;
     }
+    metrics::counter!(m::KAFKA_ERRORS, "code" => "consume").increment(1);
+    tracing::warn!(error = %e, "consume error");
+    false
 }
 
 /// Rung by librdkafka when a queue stops being empty.
-#[derive(Default)]
-struct Wake {
+#[derive(Debug, Default)]
+pub(super) struct Wake {
     rung: Mutex<bool>,
     cv: Condvar,
 }
@@ -207,7 +194,7 @@ impl Wake {
         *self.rung.lock().unwrap_or_else(|e| e.into_inner()) = false;
     }
 
-    fn ring(&self) {
+    pub(super) fn ring(&self) {
         *self.rung.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.cv.notify_one();
     }
@@ -342,20 +329,26 @@ mod tests {
         );
     }
 
-    /// What an in-memory source hands out: `(source, sequence)` pairs.
-    type Polled = Option<Result<(usize, usize), KafkaError>>;
+    /// What in-memory sources hand out: `(source, sequence)` pairs.
+    type Chunk = Vec<(usize, usize)>;
 
-    /// In-memory sources for [`take_in_turn`].
-    fn sources(lens: &[usize]) -> Vec<impl FnMut() -> Polled> {
+    /// In-memory sources for [`take_in_turn`], handing out `(source,
+    /// sequence)` pairs up to the room they are given; `asked` records
+    /// every room asked of any source.
+    fn sources<'a>(
+        lens: &[usize],
+        asked: &'a std::cell::RefCell<Vec<(usize, usize)>>,
+    ) -> Vec<impl FnMut(usize, &mut Chunk) -> usize + 'a> {
         lens.iter()
             .enumerate()
             .map(|(s, &len)| {
                 let mut i = 0;
-                move || {
-                    (i < len).then(|| {
-                        i += 1;
-                        Ok((s, i - 1))
-                    })
+                move |room: usize, chunk: &mut Chunk| {
+                    asked.borrow_mut().push((s, room));
+                    let n = room.min(len - i);
+                    chunk.extend((i..i + n).map(|seq| (s, seq)));
+                    i += n;
+                    n
                 }
             })
             .collect()
@@ -369,53 +362,53 @@ mod tests {
 
     #[test]
     fn every_source_with_messages_gets_an_equal_share() {
+        let asked = Default::default();
         let mut chunk = Vec::new();
-        take_in_turn(sources(&[100, 100]), &mut chunk, 10);
+        take_in_turn(sources(&[100, 100], &asked), &mut chunk, 10);
         assert_eq!(counts(&chunk, 2), [5, 5]);
-        // Each source's messages in their order.
+        // Each source's messages in their order, each asked once for its share.
         for s in 0..2 {
             let seq: Vec<usize> = chunk.iter().filter(|m| m.0 == s).map(|m| m.1).collect();
             assert_eq!(seq, (0..5).collect::<Vec<_>>());
         }
+        assert_eq!(*asked.borrow(), [(0, 5), (1, 5)]);
     }
 
     #[test]
     fn room_a_short_source_leaves_goes_to_the_others() {
+        let asked = Default::default();
         let mut chunk = Vec::new();
-        take_in_turn(sources(&[2, 100, 0]), &mut chunk, 12);
+        take_in_turn(sources(&[2, 100, 0], &asked), &mut chunk, 12);
         assert_eq!(counts(&chunk, 3), [2, 10, 0]);
+        // The sources that ran empty are not asked again.
+        assert_eq!(*asked.borrow(), [(0, 4), (1, 4), (2, 4), (1, 6)]);
         let mut chunk = Vec::new();
-        take_in_turn(sources(&[3, 4]), &mut chunk, 100);
+        take_in_turn(sources(&[3, 4], &asked), &mut chunk, 100);
         assert_eq!(counts(&chunk, 2), [3, 4], "everything there, when it fits");
     }
 
     #[test]
     fn never_more_than_the_limit_even_with_more_sources_than_room() {
+        let asked = Default::default();
         let mut chunk = Vec::new();
-        take_in_turn(sources(&[5, 5, 5, 5]), &mut chunk, 2);
+        take_in_turn(sources(&[5, 5, 5, 5], &asked), &mut chunk, 2);
         assert_eq!(chunk.len(), 2);
         assert_eq!(counts(&chunk, 4), [1, 1, 0, 0]);
+        assert_eq!(
+            *asked.borrow(),
+            [(0, 1), (1, 1)],
+            "no source asked for nothing"
+        );
     }
 
     #[test]
-    fn a_consume_error_ends_only_its_source() {
-        let mut failing = 0;
-        let broken = move || {
-            failing += 1;
-            Some(if failing == 2 {
-                Err(KafkaError::NoMessageReceived)
-            } else {
-                Ok((9, failing))
-            })
-        };
+    fn a_source_that_fills_its_share_is_asked_again() {
+        let asked = Default::default();
         let mut chunk = Vec::new();
-        let mut all: Vec<Box<dyn FnMut() -> Polled>> = sources(&[100])
-            .into_iter()
-            .map(|f| Box::new(f) as Box<_>)
-            .collect();
-        all.push(Box::new(broken));
-        take_in_turn(all, &mut chunk, 20);
-        assert_eq!(counts(&chunk, 1), [19]);
-        assert_eq!(chunk.iter().filter(|m| m.0 == 9).count(), 1);
+        take_in_turn(sources(&[100, 1], &asked), &mut chunk, 50);
+        assert_eq!(counts(&chunk, 2), [49, 1]);
+        let seq: Vec<usize> = chunk.iter().filter(|m| m.0 == 0).map(|m| m.1).collect();
+        assert_eq!(seq, (0..49).collect::<Vec<_>>(), "in order across asks");
+        assert_eq!(*asked.borrow(), [(0, 25), (1, 25), (0, 24)]);
     }
 }

@@ -1,0 +1,403 @@
+//! The common case of an event line, read without serde.
+//!
+//! Nearly every line an integrator sends is one flat object of short
+//! strings and plain numbers, with no escapes and nothing nested. serde_json
+//! reads such a line through its general machinery (a visitor per value,
+//! an escape scan per string, a number parser that handles every form);
+//! that was a third of the pipeline threads' time. [`flat`] reads exactly
+//! this common case by hand and gives up, returning `None`, at anything
+//! else: an escape or control character in a string, a nested value, a
+//! repeated field, a number it could read differently from serde_json,
+//! anything malformed. The caller then reads the line with serde_json, so
+//! every unusual line, and every error message, is serde_json's, and what
+//! this reads is what serde_json would have read (a property test holds
+//! the two together).
+
+use std::borrow::Cow;
+
+use super::{Flat, Key, Val};
+
+/// Longest integer read here: 18 digits always fit an `i64`; longer ones
+/// (which serde_json turns into floats past `u64`) are left to it.
+const MAX_INT_DIGITS: usize = 18;
+
+/// Reads a flat object of plain values into `f` (empty on entry); false
+/// for serde_json to read (`f` then holds what was read so far).
+///
+/// Filled in place rather than returned: a `Flat` is half a kilobyte, and
+/// moving it out was a tenth of the decoding time.
+pub(super) fn flat_into<'a>(line: &'a str, f: &mut Flat<'a>) -> bool {
+    read(line, f).is_some()
+}
+
+/// [`flat_into`] a new `Flat`.
+#[cfg(test)]
+fn flat(line: &str) -> Option<Flat<'_>> {
+    let mut f = Flat::default();
+    flat_into(line, &mut f).then_some(f)
+}
+
+fn read<'a>(line: &'a str, f: &mut Flat<'a>) -> Option<()> {
+    let mut r = Reader {
+        s: line,
+        b: line.as_bytes(),
+        i: 0,
+    };
+    r.ws();
+    r.eat(b'{')?;
+    r.ws();
+    if !r.eat_if(b'}') {
+        loop {
+            r.ws();
+            let key = r.string()?;
+            r.ws();
+            r.eat(b':')?;
+            r.ws();
+            let value = r.value()?;
+            match f.slot(Key::of(key)) {
+                Some((_, slot @ None)) => *slot = Some(value),
+                // serde_json names the repeated field.
+                Some((_, Some(_))) => return None,
+                None => {}
+            }
+            r.ws();
+            if r.eat_if(b',') {
+                continue;
+            }
+            r.eat(b'}')?;
+            break;
+        }
+    }
+    r.ws();
+    (r.i == r.b.len()).then_some(())
+}
+
+/// Bytes of a word that end a plain string: `"`, `\\` or a control
+/// character, as a mask with the high bit of each such byte set. Only the
+/// lowest flagged byte is exact (a borrow can flag bytes above it), which
+/// is the one wanted.
+fn string_ends(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let zero_at = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    control | zero_at(word ^ (ONES * u64::from(b'"'))) | zero_at(word ^ (ONES * u64::from(b'\\')))
+}
+
+/// Where the first `"`, `\\` or control character in `b` is: eight bytes
+/// at a time (strings are most of a line), the tail one by one.
+fn string_end(b: &[u8]) -> Option<usize> {
+    let mut words = b.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let word = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        let hit = string_ends(word);
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|i| at + i)
+}
+
+struct Reader<'a> {
+    /// The line; `b` is its bytes. Every position the reader cuts at is
+    /// next to an ASCII byte, so always a character boundary.
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Skips JSON whitespace.
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.eat_if(c).then_some(())
+    }
+
+    fn eat_if(&mut self, c: u8) -> bool {
+        let hit = self.peek() == Some(c);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    /// A string with no escape and no control character, borrowed.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let rest = &self.b[start..];
+        let len = string_end(rest)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.i = start + len + 1;
+        Some(&self.s[start..start + len])
+    }
+
+    fn value(&mut self) -> Option<Val<'a>> {
+        match self.peek()? {
+            b'"' => self.string().map(|s| Val::Str(Cow::Borrowed(s))),
+            b'-' | b'0'..=b'9' => self.number(),
+            b't' => self.literal("true", Val::Bool(true)),
+            b'f' => self.literal("false", Val::Bool(false)),
+            b'n' => self.literal("null", Val::Null),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Val<'a>) -> Option<Val<'a>> {
+        if self.b[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// A number in JSON's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)?
+    /// ([eE] [+-]? [0-9]+)?`, read as serde_json reads it: integers as
+    /// integers (a negative zero as the float -0.0, as serde_json does),
+    /// the rest as the nearest float (serde_json's `float_roundtrip`
+    /// parse and Rust's both round correctly, so they agree).
+    fn number(&mut self) -> Option<Val<'a>> {
+        let start = self.i;
+        let negative = self.eat_if(b'-');
+        let int_start = self.i;
+        let int_digits = self.digits();
+        if int_digits == 0 || (int_digits > 1 && self.b[int_start] == b'0') {
+            return None;
+        }
+        let mut integer = true;
+        if self.eat_if(b'.') {
+            integer = false;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integer = false;
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        let token = &self.s[start..self.i];
+        if integer {
+            if int_digits > MAX_INT_DIGITS {
+                return None;
+            }
+            let magnitude: i128 = self.s[int_start..self.i].parse().ok()?;
+            return Some(match (negative, magnitude) {
+                (true, 0) => Val::Num(-0.0),
+                (true, m) => Val::Int(-m),
+                (false, m) => Val::Int(m),
+            });
+        }
+        // Out of range is serde_json's error to report.
+        token
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(Val::Num)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What serde_json reads the line as (the path `flat` stands in for).
+    fn serde(line: &str) -> Option<Flat<'_>> {
+        serde_json::from_str(line).ok()
+    }
+
+    /// Keys: the event's own, ignored ones, an escaped one.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("event_id"),
+            Just("player_id"),
+            Just("brand"),
+            Just("ts"),
+            Just("type"),
+            Just("stake"),
+            Just("amount"),
+            Just("score"),
+            Just("currency"),
+            Just("extra"),
+            Just(""),
+            Just(r"t\u0079pe"),
+            Just("caf\u{e9}"),
+        ]
+        .prop_map(|k| format!("\"{k}\""))
+    }
+
+    /// Values in many forms, plain and not, valid JSON and not.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9 _.:-]{0,12}".prop_map(|s| format!("\"{s}\"")),
+            r#"[a-z\\"\n\t\u{1}é€]{0,6}"#.prop_map(|s| format!("\"{s}\"")),
+            any::<i64>().prop_map(|i| i.to_string()),
+            any::<u64>().prop_map(|i| i.to_string()),
+            any::<f64>().prop_map(|x| x.to_string()),
+            any::<f64>().prop_map(|x| format!("{x:e}")),
+            (0u32..100_000, 0u32..100).prop_map(|(a, b)| format!("{a}.{b:02}")),
+            prop_oneof![
+                Just("-0"),
+                Just("-0.0"),
+                Just("01"),
+                Just("1."),
+                Just(".5"),
+                Just("-"),
+                Just("1e400"),
+                Just("-1e400"),
+                Just("1e-400"),
+                Just("2E+3"),
+                Just("123456789012345678901234567890"),
+                Just("-9223372036854775808"),
+                Just("true"),
+                Just("false"),
+                Just("null"),
+                Just("nul"),
+                Just("tru"),
+                Just("{\"a\":1}"),
+                Just("[1,2]"),
+                Just("[]"),
+            ]
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    fn ws() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => Just(String::new()),
+            1 => "[ \t\r\n]{1,3}",
+            1 => Just("\u{a0}".to_owned()),
+        ]
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        (
+            prop::collection::vec((key(), value(), ws(), ws()), 0..8),
+            ws(),
+            ws(),
+        )
+            .prop_map(|(fields, before, after)| {
+                let body: Vec<String> = fields
+                    .into_iter()
+                    .map(|(k, v, a, b)| format!("{a}{k}{b}:{a}{v}{b}"))
+                    .collect();
+                format!("{before}{{{}}}{after}", body.join(","))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Whatever `flat` reads, serde_json reads the same.
+        #[test]
+        fn reads_only_what_serde_json_reads_alike(line in line()) {
+            if let Some(f) = flat(&line) {
+                prop_assert_eq!(Some(f), serde(&line), "{}", line);
+            }
+        }
+
+        /// Broken lines (a character dropped, doubled or replaced) too.
+        #[test]
+        fn broken_lines_too(line in line(), at in any::<prop::sample::Index>(), how in 0..3u8, c in prop::sample::select(vec!['"', ',', ':', '{', '}', '\\', '0', '-', 'e', ' ', '.'])) {
+            let chars: Vec<char> = line.chars().collect();
+            let i = at.index(chars.len().max(1)).min(chars.len());
+            let mut broken: Vec<char> = chars.clone();
+            match how {
+                0 if i < broken.len() => { broken.remove(i); }
+                1 => broken.insert(i, c),
+                _ if i < broken.len() => broken[i] = c,
+                _ => broken.push(c),
+            }
+            let broken: String = broken.into_iter().collect();
+            if let Some(f) = flat(&broken) {
+                prop_assert_eq!(Some(f), serde(&broken), "{}", broken);
+            }
+        }
+
+        /// The lines integrators send are read here, not handed on.
+        #[test]
+        fn plain_lines_are_read_here(
+            id in "[a-z0-9-]{1,20}",
+            amount in (0u32..1_000_000, 0u32..100),
+            score in 0u8..=10,
+            pad in ws().prop_filter("JSON whitespace", |w| !w.contains('\u{a0}')),
+        ) {
+            let line = format!(
+                r#"{pad}{{"event_id":"{id}",{pad}"player_id":"p1","brand":"b","ts":"2026-11-01T12:00:00.5Z","type":"bet","stake":{}.{:02},"score":{score},"win":null,"other":true}}{pad}"#,
+                amount.0, amount.1
+            );
+            let f = flat(&line);
+            prop_assert!(f.is_some(), "{}", line);
+            prop_assert_eq!(f, serde(&line));
+        }
+    }
+
+    proptest! {
+        /// The word-at-a-time search finds what a byte-by-byte one finds.
+        #[test]
+        fn string_end_is_the_first_quote_backslash_or_control(b in prop::collection::vec(prop_oneof![
+            8 => 0x20u8..=0xff,
+            1 => Just(b'"'),
+            1 => Just(b'\\'),
+            1 => 0u8..0x20,
+        ], 0..40)) {
+            let want = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            prop_assert_eq!(string_end(&b), want);
+        }
+    }
+
+    #[test]
+    fn negative_zero_is_a_float_as_serde_json_reads_it() {
+        let f = flat(r#"{"score":-0}"#).unwrap();
+        assert!(matches!(f.score, Some(Val::Num(x)) if x == 0.0 && x.is_sign_negative()));
+        assert_eq!(Some(f), serde(r#"{"score":-0}"#));
+    }
+
+    #[test]
+    fn unusual_lines_are_handed_on() {
+        for line in [
+            r#"{"type":"lo\u0067in"}"#,
+            r#"{"type":"login","type":"bet"}"#,
+            r#"{"extra":{"nested":1}}"#,
+            r#"{"score":1e400}"#,
+            r#"{"score":123456789012345678901}"#,
+            r#"{"type":"login"} x"#,
+            r#"{"type":"login",}"#,
+            r#"["type"]"#,
+            "",
+        ] {
+            assert!(flat(line).is_none(), "{line}");
+        }
+    }
+}

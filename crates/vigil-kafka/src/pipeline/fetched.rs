@@ -279,6 +279,13 @@ impl SplitQueue {
             )
         })?;
         let wake = Arc::into_raw(wake);
+        // An application's forward marks the queue (librdkafka's
+        // `RD_KAFKA_Q_F_FWD_APP`), and a later fetch start then leaves it
+        // alone, so reading this queue never serves the consumer's own
+        // (whose rebalance events only `poll` may take). A new assignment
+        // can still route a partition's messages to the consumer's queue
+        // again, hence the new split after every one (see `intake`).
+        //
         // SAFETY: a live queue; forwarding to null keeps its messages
         // here; the callback's opaque `Wake` lives until `Drop` disables it.
         unsafe {

@@ -166,6 +166,10 @@ fn main() {
         kafka: KafkaConfig {
             bootstrap_servers: bootstrap.clone(),
             group_id: format!("bench-vigil-{run}"),
+            // `key=value,key=value`, as `kafka.consumer_properties` and
+            // `kafka.producer_properties` set them in the service.
+            consumer_properties: properties("VIGIL_BENCH_CONSUMER_PROPERTIES"),
+            producer_properties: properties("VIGIL_BENCH_PRODUCER_PROPERTIES"),
             ..KafkaConfig::default()
         },
         topics: TopicsConfig {
@@ -304,6 +308,22 @@ fn main() {
     }) {
         println!("  {l}");
     }
+}
+
+/// librdkafka properties from a `key=value,key=value` variable (none when
+/// it is unset).
+fn properties(var: &str) -> std::collections::BTreeMap<String, String> {
+    std::env::var(var)
+        .unwrap_or_default()
+        .split(',')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{var}: `{kv}` is not key=value"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
 }
 
 /// User + system CPU time of this process so far, from `/proc/self/stat`

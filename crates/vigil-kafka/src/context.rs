@@ -202,6 +202,9 @@ impl ConsumerContext for VigilContext {
                     });
                 }
                 tracing::info!(partitions = assigned.len(), "partitions assigned");
+                for e in start.elements() {
+                    crate::pipeline::fetched::keep_apart(consumer, e.topic(), e.partition());
+                }
                 if let Err(e) = consumer.assign(&start) {
                     tracing::error!(error = %e, "assign failed");
                 }

@@ -44,7 +44,7 @@ use crate::restore::{self, Held, RestoreError, Wanted};
 use crate::topics;
 
 mod delivery;
-mod fetched;
+pub(crate) mod fetched;
 mod intake;
 mod outputs;
 mod txn;

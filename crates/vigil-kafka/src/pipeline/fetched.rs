@@ -258,6 +258,40 @@ unsafe extern "C" fn ring(_: *mut rd::rd_kafka_t, opaque: *mut c_void) {
     unsafe { (*opaque.cast::<Wake>()).ring() }
 }
 
+/// Keeps a partition about to be assigned apart from the consumer's own
+/// queue from the start: librdkafka's fetch start routes a partition's
+/// messages to the consumer's queue unless the application has forwarded
+/// its queue itself, so everything fetched before the intake splits the
+/// queue off (the whole prefetch, while a restore runs) would otherwise
+/// be read from there, one `poll` a message and one partition at a time.
+/// Its messages wait in its own queue until [`SplitQueue::split`] takes it.
+/// False where the partition is unknown to the consumer.
+pub(crate) fn keep_apart(
+    consumer: &BaseConsumer<VigilContext>,
+    topic: &str,
+    partition: i32,
+) -> bool {
+    let Ok(topic) = CString::new(topic) else {
+        return false;
+    };
+    // SAFETY: a live client and a NUL-terminated topic name; the queue
+    // returned is a new reference, forwarded to null (which marks the
+    // partition's queue as the application's) and destroyed at once.
+    unsafe {
+        let queue = rd::rd_kafka_queue_get_partition(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+        );
+        if queue.is_null() {
+            return false;
+        }
+        rd::rd_kafka_queue_forward(queue, std::ptr::null_mut());
+        rd::rd_kafka_queue_destroy(queue);
+    }
+    true
+}
+
 impl SplitQueue {
     /// Splits the partition's queue off the consumer's (as rdkafka's
     /// `split_partition_queue` does), ringing `wake` whenever it stops

@@ -1224,8 +1224,6 @@ impl Core {
         }
     }
 
-    /// Enqueues one record of a group, waiting for room when the producer
-    /// queue is full.
     /// Sends every record, on every core when there are many: handing a
     /// record to librdkafka (headers, copy, the partition's queue) was a
     /// fifth of the loop thread's time while the other cores waited. Each
@@ -1251,6 +1249,8 @@ impl Core {
         shares.into_iter().try_for_each(|(_, result)| result)
     }
 
+    /// Enqueues one record of a group, waiting for room when the producer
+    /// queue is full.
     fn send(&self, r: &OutRecord, acks: &Arc<Acks>, index: u32) -> Result<(), KafkaError> {
         acks.expect_one();
         let mut ticket = Box::new(Ticket {

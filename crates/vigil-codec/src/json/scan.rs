@@ -4,8 +4,8 @@
 //! strings and plain numbers, with no escapes and nothing nested. serde_json
 //! reads such a line through its general machinery (a visitor per value,
 //! an escape scan per string, a number parser that handles every form);
-//! that was a third of the pipeline threads' time. [`flat`] reads exactly
-//! this common case by hand and gives up, returning `None`, at anything
+//! that was a third of the pipeline threads' time. [`flat_into`] reads
+//! exactly this common case by hand and gives up, returning false, at anything
 //! else: an escape or control character in a string, a nested value, a
 //! repeated field, a number it could read differently from serde_json,
 //! anything malformed. The caller then reads the line with serde_json, so

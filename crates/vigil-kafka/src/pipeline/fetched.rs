@@ -271,25 +271,42 @@ pub(crate) fn keep_apart(
     topic: &str,
     partition: i32,
 ) -> bool {
-    let Ok(topic) = CString::new(topic) else {
+    let Some(queue) = own_queue(consumer, topic, partition) else {
         return false;
     };
+    // SAFETY: the reference `own_queue` took, destroyed once; the mark
+    // stays with the partition's queue.
+    unsafe { rd::rd_kafka_queue_destroy(queue.as_ptr()) }
+    true
+}
+
+/// A new reference to the partition's fetch queue, forwarded to nowhere,
+/// so its messages stay there: none where the partition is unknown.
+///
+/// An application's forward marks the queue (librdkafka's
+/// `RD_KAFKA_Q_F_FWD_APP`), and a later fetch start then leaves it alone,
+/// so reading this queue never serves the consumer's own (whose rebalance
+/// events only `poll` may take). A new assignment can still route a
+/// partition's messages to the consumer's queue again, hence the new split
+/// after every one (see `intake`). The caller destroys the reference.
+fn own_queue(
+    consumer: &BaseConsumer<VigilContext>,
+    topic: &str,
+    partition: i32,
+) -> Option<NonNull<rd::rd_kafka_queue_t>> {
+    let topic = CString::new(topic).ok()?;
     // SAFETY: a live client and a NUL-terminated topic name; the queue
-    // returned is a new reference, forwarded to null (which marks the
-    // partition's queue as the application's) and destroyed at once.
+    // returned is a new reference, and forwarding it to null is allowed
+    // on any queue.
     unsafe {
-        let queue = rd::rd_kafka_queue_get_partition(
+        let queue = NonNull::new(rd::rd_kafka_queue_get_partition(
             consumer.client().native_ptr(),
             topic.as_ptr(),
             partition,
-        );
-        if queue.is_null() {
-            return false;
-        }
-        rd::rd_kafka_queue_forward(queue, std::ptr::null_mut());
-        rd::rd_kafka_queue_destroy(queue);
+        ))?;
+        rd::rd_kafka_queue_forward(queue.as_ptr(), std::ptr::null_mut());
+        Some(queue)
     }
-    true
 }
 
 impl SplitQueue {
@@ -302,28 +319,12 @@ impl SplitQueue {
         partition: i32,
         wake: Arc<Wake>,
     ) -> Option<Self> {
-        let topic = CString::new(topic).ok()?;
-        // SAFETY: a live client and a NUL-terminated topic name; the
-        // queue returned is a new reference that `Drop` destroys.
-        let queue = NonNull::new(unsafe {
-            rd::rd_kafka_queue_get_partition(
-                consumer.client().native_ptr(),
-                topic.as_ptr(),
-                partition,
-            )
-        })?;
+        // `Drop` destroys the reference.
+        let queue = own_queue(consumer, topic, partition)?;
         let wake = Arc::into_raw(wake);
-        // An application's forward marks the queue (librdkafka's
-        // `RD_KAFKA_Q_F_FWD_APP`), and a later fetch start then leaves it
-        // alone, so reading this queue never serves the consumer's own
-        // (whose rebalance events only `poll` may take). A new assignment
-        // can still route a partition's messages to the consumer's queue
-        // again, hence the new split after every one (see `intake`).
-        //
-        // SAFETY: a live queue; forwarding to null keeps its messages
-        // here; the callback's opaque `Wake` lives until `Drop` disables it.
+        // SAFETY: a live queue; the callback's opaque `Wake` lives until
+        // `Drop` disables it.
         unsafe {
-            rd::rd_kafka_queue_forward(queue.as_ptr(), std::ptr::null_mut());
             rd::rd_kafka_queue_cb_event_enable(queue.as_ptr(), Some(ring), wake as *mut c_void);
         }
         Some(SplitQueue {

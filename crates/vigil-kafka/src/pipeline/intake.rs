@@ -15,8 +15,8 @@
 //! change of ownership. The assignment hook (`context`) marks each
 //! partition's queue as the application's just before it assigns it
 //! (`fetched::keep_apart`), so what is fetched before the split waits in
-//! the partition's own queue rather than the consumer's. (Pausing new partitions until they are split was
-//! tried: on librdkafka's mock cluster a partition resumed that way was
+//! the partition's own queue rather than the consumer's. (Pausing new
+//! partitions until they are split was tried: on librdkafka's mock cluster a partition resumed that way was
 //! never fetched again, its position stuck below the log start.) The
 //! consumer's own queue is still read first on every turn: it carries the
 //! rebalance callbacks and other events, and anything fetched for a

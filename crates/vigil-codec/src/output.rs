@@ -173,11 +173,26 @@ pub fn alert_to_json(a: &Alert) -> String {
 struct ScoreJsonRef<'a> {
     player_id: &'a str,
     brand: &'a str,
-    ts: String,
+    ts: &'a str,
     score: f64,
     band: &'static str,
     baseline_ready: bool,
-    reasons: Vec<ReasonJsonRef>,
+    reasons: ReasonsJsonRef<'a>,
+}
+
+/// The reasons written straight from the record's, with no list between.
+struct ReasonsJsonRef<'a>(&'a [Reason]);
+
+impl Serialize for ReasonsJsonRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|r| ReasonJsonRef {
+            signal: r.signal.as_str(),
+            value: round2(r.value),
+            baseline: round2(r.baseline),
+            change_pct: r.change_pct.map(round2),
+            contribution: round2(r.contribution),
+        }))
+    }
 }
 
 /// [`ReasonJson`] with the signal's static name.
@@ -191,24 +206,15 @@ struct ReasonJsonRef {
 }
 
 fn score_json_bytes(s: &ScoreRecord) -> Vec<u8> {
+    let ts = s.ts.rfc3339();
     let record = ScoreJsonRef {
         player_id: &s.player_id,
         brand: &s.brand,
-        ts: s.ts.to_string(),
+        ts: ts.as_str(),
         score: round2(s.score),
         band: s.band.as_str(),
         baseline_ready: s.baseline_ready,
-        reasons: s
-            .reasons
-            .iter()
-            .map(|r| ReasonJsonRef {
-                signal: r.signal.as_str(),
-                value: round2(r.value),
-                baseline: round2(r.baseline),
-                change_pct: r.change_pct.map(round2),
-                contribution: round2(r.contribution),
-            })
-            .collect(),
+        reasons: ReasonsJsonRef(&s.reasons),
     };
     let mut out = Vec::with_capacity(256 + 96 * s.reasons.len());
     // Writing to a Vec cannot fail, and every field serialises.

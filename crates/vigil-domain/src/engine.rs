@@ -33,6 +33,7 @@ use crate::window::Span;
 
 mod index;
 mod prefetch;
+pub use prefetch::prefetch_bytes;
 mod store;
 mod wheel;
 use index::PlayerIndex;

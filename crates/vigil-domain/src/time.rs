@@ -88,22 +88,101 @@ impl fmt::Display for Timestamp {
     /// Formats as RFC 3339 UTC with millisecond precision when needed,
     /// e.g. `2026-11-01T12:00:00Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.rfc3339().as_str())
+    }
+}
+
+impl Timestamp {
+    /// The RFC 3339 text [`Display`](fmt::Display) writes, in a buffer of
+    /// its own: every score record and alert carries one, and going through
+    /// `core::fmt` (a `write!` of six padded numbers) cost more than the
+    /// rest of the timestamp's share of encoding.
+    pub fn rfc3339(self) -> Rfc3339 {
+        let mut out = Rfc3339 {
+            buf: [0; RFC3339_MAX],
+            len: 0,
+        };
         let secs = self.as_secs();
-        let ms = self.0.rem_euclid(1000);
+        let ms = self.0.rem_euclid(1000) as u32;
         let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
+        let sod = secs.rem_euclid(86_400) as u32;
         let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        )?;
-        if ms != 0 {
-            write!(f, ".{ms:03}")?;
+        if (0..=9999).contains(&y) {
+            let y = y as u32;
+            out.digits(y / 100, 2);
+            out.digits(y % 100, 2);
+        } else {
+            // Years of five digits or a sign: never an event's, but the
+            // text stays what `{y:04}` gives.
+            use fmt::Write;
+            let _ = write!(out, "{y:04}");
         }
-        f.write_str("Z")
+        out.push(b'-');
+        out.digits(m, 2);
+        out.push(b'-');
+        out.digits(d, 2);
+        out.push(b'T');
+        out.digits(sod / 3600, 2);
+        out.push(b':');
+        out.digits((sod / 60) % 60, 2);
+        out.push(b':');
+        out.digits(sod % 60, 2);
+        if ms != 0 {
+            out.push(b'.');
+            out.digits(ms, 3);
+        }
+        out.push(b'Z');
+        out
+    }
+}
+
+/// Longest RFC 3339 text of a timestamp: a signed nine-digit year
+/// (`i64` milliseconds reach ±292 million years) and milliseconds.
+const RFC3339_MAX: usize = 32;
+
+/// A timestamp's RFC 3339 text, from [`Timestamp::rfc3339`].
+#[derive(Clone, Copy)]
+pub struct Rfc3339 {
+    buf: [u8; RFC3339_MAX],
+    len: u8,
+}
+
+impl Rfc3339 {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[usize::from(self.len)] = b;
+        self.len += 1;
+    }
+
+    /// `n` as exactly `width` decimal digits (`n` has no more).
+    fn digits(&mut self, mut n: u32, width: usize) {
+        let at = usize::from(self.len);
+        for slot in self.buf[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        self.len += width as u8;
+    }
+}
+
+impl fmt::Write for Rfc3339 {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let at = usize::from(self.len);
+        let slot = self.buf.get_mut(at..at + s.len()).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len += s.len() as u8;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -142,6 +221,54 @@ mod tests {
             "2026-11-01T12:00:00.250Z"
         );
         assert_eq!(Timestamp::MIN.to_string(), "1970-01-01T00:00:00Z");
+    }
+
+    /// What `Display` wrote before it had a buffer of its own.
+    fn formatted(t: Timestamp) -> String {
+        let secs = t.as_secs();
+        let ms = t.0.rem_euclid(1000);
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400);
+        let mut s = format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        );
+        if ms != 0 {
+            s += &format!(".{ms:03}");
+        }
+        s + "Z"
+    }
+
+    #[test]
+    fn the_buffer_holds_what_a_formatter_writes_for_every_year() {
+        let mut t: i64 = 0x9E37_79B9_7F4A_7C15u64 as i64;
+        let mut samples = vec![
+            i64::MIN,
+            i64::MAX,
+            0,
+            -1,
+            999,
+            -62_167_219_200_000, // 0000-01-01
+            -62_167_219_200_001, // the last millisecond of year -1
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            253_402_300_800_000, // 10000-01-01
+            Timestamp::MAX.0,
+        ];
+        for _ in 0..20_000 {
+            // xorshift: years across the whole range, and near today.
+            t ^= t << 13;
+            t ^= t >> 7;
+            t ^= t << 17;
+            samples.push(t);
+            samples.push(t.rem_euclid(Timestamp::MAX.0));
+        }
+        for ms in samples {
+            let t = Timestamp::from_millis(ms);
+            assert_eq!(t.rfc3339().as_str(), formatted(t), "{ms} ms");
+            assert_eq!(t.to_string(), formatted(t), "{ms} ms");
+        }
     }
 
     #[test]

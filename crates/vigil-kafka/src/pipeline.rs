@@ -462,8 +462,9 @@ pub(crate) struct Core {
     outputs: Vec<Output>,
     records: Vec<PlayerRecord>,
     in_flight: VecDeque<InFlight>,
-    /// Threads a chunk's partitions are spread over (the CPUs available).
-    threads: usize,
+    /// The threads a chunk's partitions, large sends and checkpoints are
+    /// spread over (as many as CPUs available).
+    crew: workers::Crew,
     /// An error met inside a rebalance callback, reported by the next turn.
     fatal: Option<PipelineError>,
 }
@@ -573,7 +574,7 @@ impl Pipeline {
             outputs: Vec::new(),
             records: Vec::new(),
             in_flight: VecDeque::new(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            crew: workers::Crew::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
             fatal: None,
             settings,
         }));
@@ -906,11 +907,11 @@ impl Core {
             .map(|start| (start, Vec::new()))
             .collect();
         let threads = if records.len() >= 4 * CHANGELOG_BLOCK {
-            self.threads
+            self.crew.threads()
         } else {
             1
         };
-        workers::spread(&mut blocks, threads, |(start, out)| {
+        self.crew.spread(&mut blocks, threads, |(start, out)| {
             let end = (*start + CHANGELOG_BLOCK).min(records.len());
             out.extend((*start..end).map(|i| {
                 let (rec, (partition, through, topic)) = (&records[i], &jobs[i]);
@@ -1068,9 +1069,21 @@ impl Core {
             index.insert((topic, *partition), work.len());
             work.push(workers::Work::new(topic.clone(), part));
         }
-        // Messages of partitions not owned (any more) are not handled.
+        // Messages of partitions not owned (any more) are not handled. A
+        // chunk comes in runs of one partition (see `intake`), so the
+        // share is looked up once a run, not hashed for every message.
+        let mut run: Option<(&str, i32, Option<usize>)> = None;
         for (i, msg) in chunk.iter().enumerate() {
-            if let Some(&w) = index.get(&(msg.topic(), msg.partition())) {
+            let (topic, partition) = (msg.topic(), msg.partition());
+            let w = match run {
+                Some((t, p, w)) if p == partition && t == topic => w,
+                _ => {
+                    let w = index.get(&(topic, partition)).copied();
+                    run = Some((topic, partition, w));
+                    w
+                }
+            };
+            if let Some(w) = w {
                 work[w].messages.push(i);
             }
         }
@@ -1080,7 +1093,7 @@ impl Core {
             chunk,
             &self.sinks,
             self.use_changelog,
-            self.threads,
+            &self.crew,
         );
         workers::collect(&mut work, tally, &mut self.outbox);
     }
@@ -1233,13 +1246,13 @@ impl Core {
     /// record refused.
     fn send_all(&self, records: &[OutRecord], acks: &Arc<Acks>) -> Result<(), KafkaError> {
         let threads = if records.len() >= PARALLEL_SEND_MIN {
-            self.threads
+            self.crew.threads()
         } else {
             1
         };
         let mut shares: Vec<(usize, Result<(), KafkaError>)> =
             (0..threads).map(|share| (share, Ok(()))).collect();
-        workers::spread(&mut shares, threads, |(share, result)| {
+        self.crew.spread(&mut shares, threads, |(share, result)| {
             *result = records
                 .iter()
                 .enumerate()

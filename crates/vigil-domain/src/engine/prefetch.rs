@@ -24,6 +24,21 @@ pub(super) fn prefetch<T>(value: &T) {
     }
 }
 
+/// Starts loading every cache line of `bytes`: for callers outside the
+/// engine that know what they will read next, such as the pipeline's
+/// decoder with the next message's payload, which librdkafka's thread
+/// wrote on another core.
+#[inline(always)]
+pub fn prefetch_bytes(bytes: &[u8]) {
+    let start = bytes.as_ptr() as usize;
+    let end = start + bytes.len();
+    let mut line = start & !(LINE - 1);
+    while line < end {
+        prefetch_line(line);
+        line += LINE;
+    }
+}
+
 /// A prefetch hint for the line holding `addr`.
 ///
 /// SAFETY (of the `unsafe` blocks): a prefetch is a hint, not an access.

@@ -125,45 +125,107 @@ fn decode<M: Message>(msg: &M, encoding: Encoding) -> Result<PlayerEvent, Reject
     }
 }
 
+/// How many messages ahead of the one being decoded a payload is
+/// prefetched.
+const PREFETCH_AHEAD: usize = 2;
+
 /// Messages one thread decodes at a time.
 const DECODE_BLOCK: usize = 256;
 
-/// Runs `f` on every unit on up to `threads` threads (this one included),
-/// each thread taking the next unit nobody has claimed yet, so a thread
-/// that starts late (the machine busy with other work) simply takes fewer
-/// and nobody waits on it for long.
-pub(super) fn spread<T: Send>(units: &mut [T], threads: usize, f: impl Fn(&mut T) + Sync) {
-    let threads = threads.min(units.len());
-    if threads <= 1 {
-        units.iter_mut().for_each(f);
-        return;
-    }
-    let cells: Vec<Mutex<&mut T>> = units.iter_mut().map(Mutex::new).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        while let Some(cell) = cells.get(next.fetch_add(1, Ordering::Relaxed)) {
-            // Each cell is claimed once: the lock is never contended.
-            f(&mut cell.lock().unwrap_or_else(|e| e.into_inner()));
-        }
-    };
-    on_threads(threads, work);
+/// The threads a pipeline spreads its work over: the loop's own and, on
+/// more than one CPU, a pool of long-lived workers beside it.
+///
+/// Threads used to be started for every chunk and every large send (two
+/// hundred a million events). Each start cost more than it showed: a fresh
+/// stack and a fresh allocator heap to fault in, and the records a worker
+/// had allocated were freed on the loop's thread after that worker's heap
+/// was abandoned. Together that was a twentieth of the pipeline's time.
+pub(crate) struct Crew {
+    /// `threads - 1` workers; none on one CPU (or if none could start).
+    pool: Option<rayon_core::ThreadPool>,
+    threads: usize,
 }
 
-/// Runs `work` on this thread and on `threads - 1` scoped ones.
-fn on_threads(threads: usize, work: impl Fn() + Sync) {
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            let spawned = std::thread::Builder::new()
-                .name("vigil-worker".into())
-                .spawn_scoped(s, &work);
-            if let Err(e) = spawned {
-                // The threads that did start (this one at least) take
-                // every unit.
-                tracing::warn!(error = %e, "cannot start a pipeline worker thread");
+impl Crew {
+    /// A crew of `threads` (the loop's thread included).
+    pub(crate) fn new(threads: usize) -> Crew {
+        if threads <= 1 {
+            return Crew {
+                pool: None,
+                threads: 1,
+            };
+        }
+        let pool = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(threads - 1)
+            .thread_name(|_| "vigil-worker".into())
+            .build();
+        match pool {
+            Ok(pool) => Crew {
+                pool: Some(pool),
+                threads,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the pipeline's worker threads; working on one");
+                Crew {
+                    pool: None,
+                    threads: 1,
+                }
             }
         }
-        work();
-    });
+    }
+
+    /// Threads work is spread over, the loop's included.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `work` on this thread and on `threads - 1` of the crew's
+    /// workers (at most all of them), returning once every run has.
+    fn run(&self, threads: usize, work: impl Fn() + Sync) {
+        let helpers = threads.min(self.threads).saturating_sub(1);
+        match &self.pool {
+            Some(pool) if helpers > 0 => pool.in_place_scope(|s| {
+                for _ in 0..helpers {
+                    s.spawn(|_| work());
+                }
+                work();
+            }),
+            _ => work(),
+        }
+    }
+
+    /// Runs `f` on every unit on up to `threads` threads (this one
+    /// included), each thread taking the next unit nobody has claimed yet,
+    /// so a thread that starts late (the machine busy with other work)
+    /// simply takes fewer and nobody waits on it for long.
+    pub(super) fn spread<T: Send>(
+        &self,
+        units: &mut [T],
+        threads: usize,
+        f: impl Fn(&mut T) + Sync,
+    ) {
+        let threads = threads.min(units.len());
+        if threads <= 1 {
+            units.iter_mut().for_each(f);
+            return;
+        }
+        let cells: Vec<Mutex<&mut T>> = units.iter_mut().map(Mutex::new).collect();
+        let next = AtomicUsize::new(0);
+        self.run(threads, || {
+            while let Some(cell) = cells.get(next.fetch_add(1, Ordering::Relaxed)) {
+                // Each cell is claimed once: the lock is never contended.
+                f(&mut cell.lock().unwrap_or_else(|e| e.into_inner()));
+            }
+        });
+    }
+}
+
+impl std::fmt::Debug for Crew {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Crew")
+            .field("threads", &self.threads)
+            .finish()
+    }
 }
 
 /// A block's way through: decoded, then scored, then encoded, each step
@@ -232,10 +294,19 @@ impl Block {
         {
             return false;
         }
+        // The payloads are cold (librdkafka's thread wrote them, on
+        // another core): the one two messages on is asked for while this
+        // one is read.
         let events: Vec<_> = self
             .messages
             .iter()
-            .map(|&i| decode(&chunk[i], self.encoding))
+            .enumerate()
+            .map(|(k, &i)| {
+                if let Some(&next) = self.messages.get(k + PREFETCH_AHEAD) {
+                    vigil_domain::engine::prefetch_bytes(chunk[next].payload().unwrap_or_default());
+                }
+                decode(&chunk[i], self.encoding)
+            })
             .collect();
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = events;
         // Under the lock: a thread that saw the block busy is either
@@ -322,7 +393,7 @@ pub(super) fn run_all<M: Message + Sync>(
     chunk: &[M],
     sinks: &Sinks,
     use_changelog: bool,
-    threads: usize,
+    crew: &Crew,
 ) {
     let mut blocks: Vec<Block> = Vec::new();
     let mut spans: Vec<std::ops::Range<usize>> = Vec::with_capacity(work.len());
@@ -350,7 +421,7 @@ pub(super) fn run_all<M: Message + Sync>(
     let threads = if chunk.len() < PARALLEL_MIN {
         1
     } else {
-        threads.min(blocks.len())
+        crew.threads().min(blocks.len())
     };
     let progress = Progress::default();
     if threads <= 1 {
@@ -370,7 +441,7 @@ pub(super) fn run_all<M: Message + Sync>(
             AtomicUsize::new(0),
             AtomicUsize::new(0),
         );
-        on_threads(threads, || {
+        crew.run(threads, || {
             while let Some(cell) = cells.get(next_share.fetch_add(1, Ordering::Relaxed)) {
                 // Each cell is claimed once: the lock is never contended.
                 let mut share = cell.lock().unwrap_or_else(|e| e.into_inner());
@@ -578,7 +649,7 @@ mod tests {
         for (i, msg) in chunk.iter().enumerate() {
             work[msg.partition() as usize].messages.push(i);
         }
-        run_all(&mut work, chunk, &sinks, true, threads);
+        run_all(&mut work, chunk, &sinks, true, &Crew::new(threads));
         let (mut tally, mut out) = (Tally::default(), Vec::new());
         collect(&mut work, &mut tally, &mut out);
         drop(work);

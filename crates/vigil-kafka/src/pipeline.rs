@@ -1072,14 +1072,14 @@ impl Core {
         // Messages of partitions not owned (any more) are not handled. A
         // chunk comes in runs of one partition (see `intake`), so the
         // share is looked up once a run, not hashed for every message.
-        let mut run: Option<(&str, i32, Option<usize>)> = None;
+        let mut run: Option<((usize, i32), Option<usize>)> = None;
         for (i, msg) in chunk.iter().enumerate() {
-            let (topic, partition) = (msg.topic(), msg.partition());
+            let source = msg.source();
             let w = match run {
-                Some((t, p, w)) if p == partition && t == topic => w,
+                Some((s, w)) if s == source => w,
                 _ => {
-                    let w = index.get(&(topic, partition)).copied();
-                    run = Some((topic, partition, w));
+                    let w = index.get(&(msg.topic(), msg.partition())).copied();
+                    run = Some((source, w));
                     w
                 }
             };
@@ -1253,11 +1253,25 @@ impl Core {
         let mut shares: Vec<(usize, Result<(), KafkaError>)> =
             (0..threads).map(|share| (share, Ok(()))).collect();
         self.crew.spread(&mut shares, threads, |(share, result)| {
+            let mine =
+                |r: &OutRecord| threads == 1 || key_share(r.key.as_deref(), threads) == *share;
+            // Counted up once per share, not once per record: every
+            // thread's count would move the same cache line.
+            let expected = records.iter().filter(|r| mine(r)).count();
+            acks.expect(expected);
+            let mut sent = 0;
             *result = records
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| threads == 1 || key_share(r.key.as_deref(), threads) == *share)
-                .try_for_each(|(index, r)| self.send(r, acks, index as u32));
+                .filter(|(_, r)| mine(r))
+                .try_for_each(|(index, r)| {
+                    sent += 1;
+                    self.enqueue(r, acks, index as u32)
+                });
+            // The refused record and those behind it get no callback.
+            if result.is_err() {
+                acks.refused(expected - sent + 1);
+            }
         });
         shares.into_iter().try_for_each(|(_, result)| result)
     }
@@ -1265,7 +1279,13 @@ impl Core {
     /// Enqueues one record of a group, waiting for room when the producer
     /// queue is full.
     fn send(&self, r: &OutRecord, acks: &Arc<Acks>, index: u32) -> Result<(), KafkaError> {
-        acks.expect_one();
+        acks.expect(1);
+        self.enqueue(r, acks, index)
+            .inspect_err(|_| acks.refused(1))
+    }
+
+    /// [`Core::send`] of a record already counted in `acks`.
+    fn enqueue(&self, r: &OutRecord, acks: &Arc<Acks>, index: u32) -> Result<(), KafkaError> {
         let mut ticket = Box::new(Ticket {
             acks: acks.clone(),
             index,
@@ -1294,10 +1314,7 @@ impl Core {
                     ticket = back.delivery_opaque;
                     self.producer.context().pause(Duration::from_millis(10));
                 }
-                Err((e, _)) => {
-                    acks.refused_one();
-                    return Err(e);
-                }
+                Err((e, _)) => return Err(e),
             }
         }
     }

@@ -25,14 +25,15 @@ pub(crate) struct Acks {
 }
 
 impl Acks {
-    /// One more record of the group handed to the producer.
-    pub(super) fn expect_one(&self) {
-        self.outstanding.fetch_add(1, Ordering::AcqRel);
+    /// `n` more records of the group about to be handed to the producer.
+    pub(super) fn expect(&self, n: usize) {
+        self.outstanding.fetch_add(n, Ordering::AcqRel);
     }
 
-    /// A record the producer refused at once: no callback will come.
-    pub(super) fn refused_one(&self) {
-        self.outstanding.fetch_sub(1, Ordering::AcqRel);
+    /// `n` records expected that the producer refused at once or that
+    /// were never handed over: no callback will come for them.
+    pub(super) fn refused(&self, n: usize) {
+        self.outstanding.fetch_sub(n, Ordering::AcqRel);
     }
 
     /// Failures reported since the last call. A failure is noted before its

@@ -72,6 +72,14 @@ impl<'a> Fetched<'a> {
         // SAFETY: non-null, and the message lives until `self` is dropped.
         unsafe { &*self.ptr() }
     }
+
+    /// The message's topic handle and partition: equal for two messages
+    /// of one partition, and cheaper to compare than the topic's name
+    /// (which is read by its length and checked as UTF-8 each time).
+    pub(super) fn source(&self) -> (usize, i32) {
+        let m = self.raw();
+        (m.rkt as usize, m.partition)
+    }
 }
 
 impl Drop for Fetched<'_> {

@@ -485,6 +485,7 @@ pub(super) fn run_all<M: Message + Sync>(
 /// Adds every share's counts into `total` and its records, partition by
 /// partition, to `outbox`.
 pub(super) fn collect(work: &mut [Work<'_>], total: &mut Tally, outbox: &mut Vec<OutRecord>) {
+    outbox.reserve(work.iter().map(|w| w.records.len()).sum());
     for w in work {
         total.add(&w.tally);
         outbox.append(&mut w.records);

@@ -1252,25 +1252,25 @@ impl Core {
         };
         let mut shares: Vec<(usize, Result<(), KafkaError>)> =
             (0..threads).map(|share| (share, Ok(()))).collect();
+        // Counted up once for the group, not once per record: every
+        // sending thread's count would move the same cache line.
+        acks.expect(records.len());
         self.crew.spread(&mut shares, threads, |(share, result)| {
             let mine =
                 |r: &OutRecord| threads == 1 || key_share(r.key.as_deref(), threads) == *share;
-            // Counted up once per share, not once per record: every
-            // thread's count would move the same cache line.
-            let expected = records.iter().filter(|r| mine(r)).count();
-            acks.expect(expected);
-            let mut sent = 0;
+            let mut handed = 0;
             *result = records
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| mine(r))
                 .try_for_each(|(index, r)| {
-                    sent += 1;
-                    self.enqueue(r, acks, index as u32)
+                    self.enqueue(r, acks, index as u32)?;
+                    handed += 1;
+                    Ok(())
                 });
             // The refused record and those behind it get no callback.
             if result.is_err() {
-                acks.refused(expected - sent + 1);
+                acks.refused(records.iter().filter(|r| mine(r)).count() - handed);
             }
         });
         shares.into_iter().try_for_each(|(_, result)| result)

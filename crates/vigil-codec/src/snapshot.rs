@@ -16,7 +16,7 @@ use vigil_domain::state::{
     Cooldowns, Friction, NpsMemory, OpenTickets, PendingWithdrawals, PlayerState, RecentIds,
     Retention, RgState, Verdict,
 };
-use vigil_domain::window::DayWindow;
+use vigil_domain::window::{DayWindow, Memory};
 use vigil_domain::{Band, PlayerSnapshot};
 use vigil_proto::v1 as pb;
 
@@ -149,6 +149,7 @@ pub(crate) fn state_to_pb(st: &PlayerState) -> pb::PlayerState {
         visits: packed(&st.window.visits, |v| v),
         bets: packed(&st.window.bets, u32::from),
         stake_cents: packed(&st.window.stake_cents, |v| v),
+        memory: packed(&memory_out(&st.window.memory), |v| v),
         decay_at: st.decayed.at,
         decay_short: packed(&st.decayed.short, |v| v),
         decay_long: packed(&st.decayed.long, |v| v),
@@ -272,6 +273,20 @@ fn counters(field: &'static str, v: &[f32]) -> Result<[f32; COUNTERS], SnapshotE
     array::<f32, COUNTERS, f32>(field, v, same)
 }
 
+fn memory_out(m: &Memory) -> [f32; 4] {
+    [m.active_days, m.bets, m.stake_cents, m.days]
+}
+
+fn memory_in(v: &[f32]) -> Result<Memory, SnapshotError> {
+    let [active_days, bets, stake_cents, days] = array::<f32, 4, f32>("memory", v, same)?;
+    Ok(Memory {
+        active_days,
+        bets,
+        stake_cents,
+        days,
+    })
+}
+
 /// The state from its protobuf message, refusing wrong array lengths and
 /// out-of-range values.
 pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotError> {
@@ -289,6 +304,7 @@ pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotE
             visits: array::<u8, WINDOW_DAYS, u8>("visits", &p.visits, same)?,
             bets: array("bets", &p.bets, narrow::<u16>("bets"))?,
             stake_cents: array("stake_cents", &p.stake_cents, same)?,
+            memory: memory_in(&p.memory)?,
         },
         decayed: Decayed {
             at: p.decay_at,

@@ -12,7 +12,7 @@ use vigil_domain::state::{
     Verdict,
 };
 use vigil_domain::state::{Friction, Retention};
-use vigil_domain::window::DayWindow;
+use vigil_domain::window::{DayWindow, Memory};
 use vigil_domain::*;
 
 fn code(line: &str) -> (&'static str, String) {
@@ -255,6 +255,7 @@ fn state() -> impl Strategy<Value = PlayerState> {
         prop::array::uniform28(any::<u8>()),
         prop::array::uniform28(any::<u16>()),
         prop::array::uniform28(any::<u32>()),
+        prop::array::uniform4(f32_any()),
     );
     let decayed = (
         any::<u32>(),
@@ -350,7 +351,7 @@ fn state() -> impl Strategy<Value = PlayerState> {
     let extra = (any::<u8>(), harm, retention);
     (window, decayed, times, memory, verdict, cooldowns, extra).prop_map(
         |(
-            (head_day, visits, bets, stake_cents),
+            (head_day, visits, bets, stake_cents, [active_days, m_bets, m_stake, days]),
             (at, short, long),
             (first_seen, last_event, last_active, typical_gap_secs, gaps, next_due),
             (slots, replied, requested_at, (latest, previous, nps_at), (flags, rg_at), (ids, next)),
@@ -363,6 +364,12 @@ fn state() -> impl Strategy<Value = PlayerState> {
                 visits,
                 bets,
                 stake_cents,
+                memory: Memory {
+                    active_days,
+                    bets: m_bets,
+                    stake_cents: m_stake,
+                    days,
+                },
             },
             decayed: Decayed { at, short, long },
             first_seen,
@@ -424,6 +431,10 @@ fn same_state(a: &PlayerState, b: &PlayerState) -> bool {
                 &s.typical_gap_secs,
                 &s.verdict.score,
                 &s.verdict.emitted_score,
+                &s.window.memory.active_days,
+                &s.window.memory.bets,
+                &s.window.memory.stake_cents,
+                &s.window.memory.days,
             ])
             .map(|f| f.to_bits())
             .collect()
@@ -435,6 +446,7 @@ fn same_state(a: &PlayerState, b: &PlayerState) -> bool {
         s.typical_gap_secs = 0.0;
         s.verdict.score = 0.0;
         s.verdict.emitted_score = 0.0;
+        s.window.memory = Memory::default();
         s
     }
     floats(a) == floats(b) && blank(a) == blank(b)

@@ -297,6 +297,10 @@ fn is_absence(
     if base_len < RECENT_DAYS {
         return false;
     }
+    // The usual includes the days before the window, as the score's
+    // baseline does: a fader's last week is not "as usual" for having
+    // been preceded by weeks of decline.
+    let memory = state.window.memory_at(now);
     let [before, usual] = state.window.sums(
         now,
         [
@@ -310,7 +314,8 @@ fn is_absence(
             },
         ],
     );
-    let per_week = RECENT_DAYS / base_len;
+    let usual = usual.plus(&memory.sums());
+    let per_week = RECENT_DAYS / (base_len + f64::from(memory.days));
     before.active_days >= 0.7 * usual.active_days * per_week
         && before.stake_cents >= 0.5 * usual.stake_cents * per_week
 }
@@ -340,6 +345,18 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     );
     let per_week_recent = RECENT_DAYS / recent_len;
     let has_base = base_len >= 1.0;
+    let spread_span = Span {
+        ago_days: RECENT_DAYS,
+        len_days: base_len,
+    };
+    // The baseline is the window's days before the recent week and then
+    // the fading memory of the days before the window: a player fading
+    // over more than the window's three baseline weeks is read against
+    // the level they had before, not against their own decline.
+    let memory = state.window.memory_at(now);
+    let base = base.plus(&memory.sums());
+    let window_len = base_len;
+    let base_len = base_len + f64::from(memory.days);
     let per_week_base = if has_base {
         RECENT_DAYS / base_len
     } else {
@@ -349,16 +366,14 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     let mut readings: [Option<Reading>; 8] = [None; 8];
 
     if has_base {
-        let spread = state.window.weekly_spread(
-            now,
-            Span {
-                ago_days: RECENT_DAYS,
-                len_days: base_len,
-            },
-        );
+        // Spreads are measured on the window's days, which hold them.
+        let spread = state.window.weekly_spread(now, spread_span);
         // The baseline's error adds to the recent week's: a baseline of
-        // `base_len` days has `RECENT_DAYS / base_len` of a week's variance.
-        let inflate = (1.0 + RECENT_DAYS / base_len).sqrt();
+        // `window_len` days has `RECENT_DAYS / window_len` of a week's
+        // variance. The memory's days are not counted here: they are older
+        // and say less about this month's level than their number would
+        // suggest (counting them cost precision in `vigil eval`).
+        let inflate = (1.0 + RECENT_DAYS / window_len).sqrt();
         // Frequency: active days per week. Chance alone: a week of seven
         // coin flips with the player's daily odds of playing.
         let v = recent.active_days * per_week_recent;

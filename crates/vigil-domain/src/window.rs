@@ -6,12 +6,80 @@
 //! to the overlap (events are assumed spread evenly over the day, and over
 //! the elapsed part of the current day). Intervals that tile time sum to the
 //! same total as the buckets they cover, whatever `now` is.
+//!
+//! A day that leaves the window is not forgotten at once: it folds into a
+//! [`Memory`] that fades over [`MEMORY_TAU_DAYS`]. A baseline read from the
+//! window alone follows a slow fade down (after three weeks of decline the
+//! "usual" is the decline), so a player who drifts away over a month or two
+//! would never look unusual; the memory keeps the level they had before.
 
 use crate::config::WINDOW_DAYS;
 use crate::time::Timestamp;
 
+/// Mean lifetime, in days, of a day in [`Memory`] after it has left the
+/// window: the memory holds about a month of the days before the window.
+pub const MEMORY_TAU_DAYS: f64 = 28.0;
+
+/// What a remembered day keeps of its weight after one more day:
+/// `exp(-1 / MEMORY_TAU_DAYS)` (a test holds the two together).
+const MEMORY_FADE: f64 = 0.964_915_944_372_37;
+
+/// The days that have left the window, each weighted by how long ago it
+/// left (`exp(-age / MEMORY_TAU_DAYS)`), summed as at the window's oldest
+/// edge. `days` is the sum of the weights, so `x / days` is a remembered
+/// daily mean. Days before the player's first activity are not days of
+/// their history and are not remembered: a new player's memory stays empty
+/// until their first active day leaves the window.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Memory {
+    pub active_days: f32,
+    pub bets: f32,
+    pub stake_cents: f32,
+    pub days: f32,
+}
+
+impl Memory {
+    /// Folds in the day that leaves the window next (`None`: a day the ring
+    /// no longer holds, so a day without activity).
+    fn fold(&mut self, day: Option<(u8, u16, u32)>) {
+        let (v, b, st) = day.unwrap_or_default();
+        let active = v > 0 || b > 0;
+        if self.days <= 0.0 && !active && st == 0 {
+            return;
+        }
+        let keep = |x: f32, add: f64| (f64::from(x) * MEMORY_FADE + add) as f32;
+        self.active_days = keep(self.active_days, f64::from(u8::from(active)));
+        self.bets = keep(self.bets, f64::from(b));
+        self.stake_cents = keep(self.stake_cents, f64::from(st));
+        self.days = keep(self.days, 1.0);
+    }
+
+    /// Folds in `n` days without activity at once.
+    fn fold_quiet(&mut self, n: u64) {
+        if self.days <= 0.0 || n == 0 {
+            return;
+        }
+        let f = MEMORY_FADE;
+        let fade = f.powf(n as f64);
+        self.active_days = (f64::from(self.active_days) * fade) as f32;
+        self.bets = (f64::from(self.bets) * fade) as f32;
+        self.stake_cents = (f64::from(self.stake_cents) * fade) as f32;
+        self.days = (f64::from(self.days) * fade + (1.0 - fade) / (1.0 - f)) as f32;
+    }
+
+    /// The memory as sums, to add to a baseline's (`visits` are not kept).
+    pub fn sums(&self) -> Sums {
+        Sums {
+            visits: 0.0,
+            bets: f64::from(self.bets),
+            stake_cents: f64::from(self.stake_cents),
+            active_days: f64::from(self.active_days),
+        }
+    }
+}
+
 /// Per-day activity counters, a ring indexed by day number.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DayWindow {
     /// Day number (days since the epoch) of the newest bucket.
     pub head_day: u32,
@@ -21,6 +89,8 @@ pub struct DayWindow {
     pub bets: [u16; WINDOW_DAYS],
     /// Stake per day in reporting-currency cents (saturating).
     pub stake_cents: [u32; WINDOW_DAYS],
+    /// The days older than the window.
+    pub memory: Memory,
 }
 
 /// What one event adds to its day.
@@ -42,6 +112,16 @@ pub struct Sums {
 }
 
 impl Sums {
+    /// Both sums together.
+    pub fn plus(&self, o: &Sums) -> Sums {
+        Sums {
+            visits: self.visits + o.visits,
+            bets: self.bets + o.bets,
+            stake_cents: self.stake_cents + o.stake_cents,
+            active_days: self.active_days + o.active_days,
+        }
+    }
+
     /// Visits plus bets: what the usage-drop rule counts.
     pub fn usage(&self) -> f64 {
         self.visits + self.bets
@@ -71,15 +151,23 @@ impl DayWindow {
         day as usize % WINDOW_DAYS
     }
 
-    /// Moves the head to `day`, clearing the buckets that fall out.
+    fn bucket(&self, day: u32) -> (u8, u16, u32) {
+        let s = Self::slot(day);
+        (self.visits[s], self.bets[s], self.stake_cents[s])
+    }
+
+    /// Moves the head to `day`, folding the buckets that fall out into the
+    /// memory and clearing them.
     fn roll_to(&mut self, day: u32) {
         if day <= self.head_day {
             return;
         }
-        let gap = (day - self.head_day) as usize;
-        if gap >= WINDOW_DAYS {
+        let gap = day - self.head_day;
+        let memory = self.memory_at_day(day);
+        if gap as usize >= WINDOW_DAYS {
             *self = DayWindow {
                 head_day: day,
+                memory,
                 ..DayWindow::default()
             };
             return;
@@ -91,6 +179,38 @@ impl DayWindow {
             self.stake_cents[s] = 0;
         }
         self.head_day = day;
+        self.memory = memory;
+    }
+
+    /// The memory once the window's newest day is `day`: every day up to
+    /// `day - WINDOW_DAYS` folded in, oldest first.
+    fn memory_at_day(&self, day: u32) -> Memory {
+        let mut m = self.memory;
+        if day <= self.head_day {
+            return m;
+        }
+        let window = WINDOW_DAYS as u32;
+        // The ring holds `head - window + 1 ..= head`; the days leaving are
+        // those up to `day - window`, the ring's first and then, past its
+        // newest, days nobody saw.
+        let oldest = i64::from(self.head_day) - i64::from(window) + 1;
+        let last_leaving = i64::from(day) - i64::from(window);
+        let held_until = last_leaving.min(i64::from(self.head_day));
+        for d in oldest.max(0)..=held_until {
+            m.fold(Some(self.bucket(d as u32)));
+        }
+        if last_leaving > i64::from(self.head_day) {
+            m.fold_quiet((last_leaving - i64::from(self.head_day)) as u64);
+        }
+        m
+    }
+
+    /// The memory as seen at `now`: what [`DayWindow::sums`] no longer
+    /// counts, give or take the fraction of the one day that is at once the
+    /// window's oldest at `now` and a day the ring has left behind.
+    pub fn memory_at(&self, now: Timestamp) -> Memory {
+        let day = now.day().clamp(0, u32::MAX as i64) as u32;
+        self.memory_at_day(day)
     }
 
     /// Adds `delta` to the bucket of `ts`. Returns `false` (and changes
@@ -110,7 +230,7 @@ impl DayWindow {
         true
     }
 
-    /// Whether no bucket holds anything.
+    /// Whether no bucket holds anything (the memory aside).
     pub fn is_empty(&self) -> bool {
         self.visits.iter().all(|&v| v == 0)
             && self.bets.iter().all(|&b| b == 0)
@@ -453,5 +573,72 @@ mod tests {
             prop_assert!((near.bets + far.bets - whole.bets).abs() < 1e-6);
             prop_assert!((near.active_days + far.active_days - whole.active_days).abs() < 1e-6);
         }
+
+        /// Reading the memory ahead of the window's head gives what
+        /// rolling the window there would keep, whatever the activity and
+        /// however far ahead.
+        #[test]
+        fn the_memory_read_ahead_is_the_memory_rolled_there(
+            days in prop::collection::vec((0i64..120, 0u8..3, 0u16..5, 0u64..10_000), 1..80),
+            ahead in 0i64..90,
+        ) {
+            let mut w = DayWindow::default();
+            let mut sorted = days.clone();
+            sorted.sort();
+            for &(d, v, b, st) in &sorted {
+                w.add(at(100 + d, 3_600_000), DayDelta { visits: v, bets: b, stake_cents: st });
+            }
+            let later = at(i64::from(w.head_day) + ahead, 0);
+            let read = w.memory_at(later);
+            let mut rolled = w.clone();
+            rolled.add(later, DayDelta::default());
+            let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * (1.0 + b.abs());
+            prop_assert!(close(read.days, rolled.memory.days), "{read:?} {:?}", rolled.memory);
+            prop_assert!(close(read.active_days, rolled.memory.active_days));
+            prop_assert!(close(read.bets, rolled.memory.bets));
+            prop_assert!(close(read.stake_cents, rolled.memory.stake_cents));
+        }
+    }
+
+    #[test]
+    fn the_memory_fade_is_the_mean_lifetime_in_days() {
+        assert!((MEMORY_FADE - (-1.0 / MEMORY_TAU_DAYS).exp()).abs() < 1e-14);
+    }
+
+    #[test]
+    fn days_leaving_the_window_are_remembered_with_fading_weight() {
+        // Active every day from day 100 to 140: days 100..=112 have left.
+        let w = window_of((100..=140).map(|d| (d, 4)));
+        let m = w.memory_at(at(140, 0));
+        assert_eq!(m, w.memory);
+        let weights: f64 = (0..13).map(|k| MEMORY_FADE.powi(k)).sum();
+        assert!((f64::from(m.days) - weights).abs() < 1e-4, "{m:?}");
+        assert!((f64::from(m.active_days) - weights).abs() < 1e-4, "{m:?}");
+        assert!((f64::from(m.bets) - 4.0 * weights).abs() < 1e-3, "{m:?}");
+        // Ten quiet days later, ten more active days have left, and the
+        // remembered daily mean is still that of the days remembered.
+        let later = w.memory_at(at(150, 0));
+        let weights: f64 = (0..23).map(|k| MEMORY_FADE.powi(k)).sum();
+        assert!((f64::from(later.days) - weights).abs() < 1e-4, "{later:?}");
+        assert!((later.bets / later.days - 4.0).abs() < 1e-4, "{later:?}");
+    }
+
+    #[test]
+    fn days_before_the_first_activity_are_not_remembered() {
+        // One active day, day 100; read at day 200. The days that left
+        // are 100..=172: one active, then 72 quiet; nothing before 100.
+        let w = window_of([(100, 3)].into_iter());
+        assert_eq!(w.memory_at(at(127, 0)), Memory::default());
+        let m = w.memory_at(at(200, 0));
+        let weights: f64 = (0..73).map(|k| MEMORY_FADE.powi(k)).sum();
+        assert!((f64::from(m.days) - weights).abs() < 1e-3, "{m:?}");
+        assert!(
+            (f64::from(m.active_days) - MEMORY_FADE.powi(72)).abs() < 1e-5,
+            "{m:?}"
+        );
+        assert!(
+            (f64::from(m.bets) - 3.0 * MEMORY_FADE.powi(72)).abs() < 1e-5,
+            "{m:?}"
+        );
     }
 }

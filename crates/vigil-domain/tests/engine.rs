@@ -157,6 +157,52 @@ fn a_player_whose_activity_halves_turns_yellow_then_red_with_reasons() {
     assert!(usage.change_pct.unwrap() <= -30.0, "{usage:?}");
 }
 
+/// A daily regular whose engagement then falls linearly to nothing over
+/// twelve weeks: visits thin out and bets shrink, a little each day. Read
+/// against the window's three baseline weeks alone, the decline is the
+/// baseline after three weeks of it (that engine never alerted this
+/// player, not even once they had gone); the memory of the days before
+/// the window keeps the level the player had, so the drift is seen while
+/// the player still comes, weeks before the last visit.
+#[test]
+fn a_player_fading_over_three_months_is_alerted_weeks_before_leaving() {
+    let mut events = steady("p1", 0..60);
+    let (mut acc, mut last) = (0.0f64, 0);
+    for d in 60..144 {
+        let v = 1.0 - (d - 60) as f64 / 84.0;
+        acc += v;
+        if acc >= 1.0 {
+            acc -= 1.0;
+            events.extend(visit("p1", d, (10.0 * v).round().max(1.0) as u32, 2.0));
+            last = d;
+        }
+    }
+    let mut e = engine();
+    let out = run(&mut e, events, 160);
+    let risk: Vec<&Alert> = alerts(&out)
+        .into_iter()
+        .filter(|a| {
+            matches!(a.kind, AlertKind::UsageDrop | AlertKind::Inactivity)
+                || (a.kind == AlertKind::BandChange && a.band > a.prev_band)
+        })
+        .collect();
+    let first = risk.first().expect("no risk alert for a two-month fade");
+    let lead_days = (T0 + last * DAY_MS - first.ts.as_millis()) as f64 / DAY_MS as f64;
+    assert!(
+        lead_days >= 28.0,
+        "first risk alert {:?} only {lead_days:.1} days before the last visit (day {last})",
+        first.kind
+    );
+    assert!(
+        first.reasons.iter().any(|r| matches!(
+            r.signal,
+            Signal::Frequency | Signal::Depth | Signal::Monetary | Signal::Usage
+        )),
+        "{:#?}",
+        first.reasons
+    );
+}
+
 /// Advances `e` hour by hour to `until` with no events at all.
 fn pass_time(e: &mut Engine, until: i64, out: &mut Vec<Output>) {
     let mut t = e.clock().as_millis();

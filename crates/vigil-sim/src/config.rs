@@ -34,6 +34,13 @@ pub struct SimConfig {
     /// Of the drifting players who do not come back, the share who leave
     /// abruptly after a bad experience; the others fade slowly. 0 to 1.
     pub leaver_share: f64,
+    /// How long a slow fader takes, from the onset to the first day without
+    /// activity: between these many days (inclusive), drawn per player.
+    /// Two to three weeks by default; `vigil gen --fade-days 28-56` gives
+    /// the drift of a month or two that the usage-drop rule ("30 % down
+    /// within two weeks") implies. A fade that would end after the
+    /// simulated period is labelled with its `churn_at` all the same.
+    pub fade_days: (u32, u32),
     /// Probability that an event is delivered twice: the copy, with the
     /// same `event_id`, comes right after the original, as a producer retry
     /// would deliver it. 0 to 1.
@@ -65,6 +72,7 @@ impl Default for SimConfig {
             drift_share: 0.25,
             returner_share: 0.2,
             leaver_share: 0.4,
+            fade_days: (14, 21),
             duplicate_rate: 0.0,
             missing_rate: 0.0,
             reorder_rate: 0.0,

@@ -68,8 +68,9 @@ pub enum Fate {
     /// Keeps their habits throughout (give or take a holiday).
     Stable,
     /// From the onset, plays less often, with fewer and smaller bets,
-    /// deposits less and opens fewer messages, over two to three weeks, then
-    /// stops. The quiet churn the scorer exists to catch early.
+    /// deposits less and opens fewer messages, over two to three weeks
+    /// ([`SimConfig::fade_days`](crate::SimConfig::fade_days)), then stops.
+    /// The quiet churn the scorer exists to catch early.
     SlowFade,
     /// Has a bad experience on the onset day (a declined withdrawal, or
     /// deposits that keep failing, and a support ticket nobody resolves),

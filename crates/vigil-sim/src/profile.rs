@@ -193,7 +193,11 @@ impl Profile {
         let onset = r.random_range(lo..hi);
         let (onset_day, churn_day) = match fate {
             Fate::Stable => (u32::MAX, u32::MAX),
-            Fate::SlowFade => (onset, onset + r.random_range(14..=21)),
+            Fate::SlowFade => {
+                let (lo, hi) = cfg.fade_days;
+                let lo = lo.max(1);
+                (onset, onset + r.random_range(lo..=hi.max(lo)))
+            }
             Fate::AbruptLeave => (onset, onset + r.random_range(3..=6)),
             Fate::Returns => (onset, 0),
         };

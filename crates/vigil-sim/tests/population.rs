@@ -211,6 +211,37 @@ fn the_drifting_share_matches_the_configuration() {
 }
 
 #[test]
+fn a_fade_lasts_as_configured_and_other_fates_are_untouched() {
+    let fade_of = |pop: &Population| -> Vec<u64> {
+        pop.labels()
+            .iter()
+            .filter(|l| l.fate == Fate::SlowFade)
+            .map(|l| l.churn_at.unwrap().millis_since(l.onset.unwrap()) as u64 / DAY_MS as u64)
+            .collect()
+    };
+    let usual = Population::new(config(21, 2000, 60));
+    let fades = fade_of(&usual);
+    assert!(fades.len() > 50, "{}", fades.len());
+    assert!(fades.iter().all(|d| (14..=21).contains(d)), "{fades:?}");
+    let long = Population::new(SimConfig {
+        fade_days: (40, 40),
+        ..config(21, 2000, 60)
+    });
+    let fades = fade_of(&long);
+    assert!(fades.iter().all(|&d| d == 40), "{fades:?}");
+    // The same players drift, from the same days; only the faders' end
+    // moves, some of them past the simulated period.
+    for (a, b) in usual.labels().iter().zip(long.labels()) {
+        assert_eq!((a.fate, a.onset), (b.fate, b.onset), "{}", a.player_id);
+        if a.fate != Fate::SlowFade {
+            assert_eq!(a.churn_at, b.churn_at, "{}", a.player_id);
+        }
+    }
+    assert!(long.labels().iter().any(|l| l.fate == Fate::SlowFade
+        && l.churn_at.unwrap().millis_since(long.config().start) > 60 * DAY_MS));
+}
+
+#[test]
 fn faders_fade_and_stable_players_keep_their_pace() {
     let days = 84;
     let pop = Population::new(config(9, 1200, days));

@@ -22,6 +22,10 @@ pub struct GenArgs {
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// How many days a slow fader takes to leave, `MIN-MAX` (drawn per
+    /// player), or one number.
+    #[arg(long, value_name = "MIN-MAX", default_value = "14-21", value_parser = fade_days)]
+    pub fade_days: (u32, u32),
     /// Share of events delivered twice (same event id).
     #[arg(long, default_value_t = 0.0)]
     pub duplicate_rate: f64,
@@ -66,6 +70,7 @@ pub fn run(args: &GenArgs) -> anyhow::Result<()> {
         seed: args.seed,
         players: args.players,
         days: args.days,
+        fade_days: args.fade_days,
         duplicate_rate: args.duplicate_rate,
         missing_rate: args.missing_rate,
         reorder_rate: args.reorder_rate,
@@ -86,6 +91,27 @@ pub fn run(args: &GenArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Parses `--fade-days`: `MIN-MAX` or `DAYS`, at least one day, MIN <= MAX.
+fn fade_days(s: &str) -> Result<(u32, u32), String> {
+    let days = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&d| d >= 1)
+            .ok_or_else(|| format!("{v:?} is not a number of days (1 or more)"))
+    };
+    let (lo, hi) = match s.split_once('-') {
+        Some((lo, hi)) => (days(lo)?, days(hi)?),
+        None => (days(s)?, days(s)?),
+    };
+    if lo > hi {
+        return Err(format!(
+            "{lo}-{hi}: the shortest fade is longer than the longest"
+        ));
+    }
+    Ok((lo, hi))
 }
 
 /// One label line. `holiday` and `season_break` are `[from, to)` spans of
@@ -162,4 +188,24 @@ fn produce(args: &GenArgs, bootstrap: &str, pop: &Population) -> anyhow::Result<
         .finish()
         .with_context(|| format!("loading topic {}", args.topic))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fade_days;
+
+    #[test]
+    fn fade_days_take_a_range_or_one_number_and_refuse_nonsense() {
+        assert_eq!(fade_days("28-56"), Ok((28, 56)));
+        assert_eq!(fade_days(" 30 "), Ok((30, 30)));
+        for bad in ["0-5", "9-3", "two weeks", "-4", "14-"] {
+            let err = fade_days(bad).expect_err(bad);
+            assert!(!err.is_empty(), "{bad}");
+        }
+        assert!(
+            fade_days("9-3")
+                .unwrap_err()
+                .contains("longer than the longest")
+        );
+    }
 }

@@ -256,12 +256,16 @@ fn state() -> impl Strategy<Value = PlayerState> {
         prop::array::uniform28(any::<u16>()),
         prop::array::uniform28(any::<u32>()),
         prop::array::uniform4(f32_any()),
-    );
+    )
+        // Boxed, as the whole tuple's value tree no longer fits a debug
+        // build's test thread stack otherwise.
+        .boxed();
     let decayed = (
         any::<u32>(),
         prop::array::uniform7(f32_any()),
         prop::array::uniform7(f32_any()),
-    );
+    )
+        .boxed();
     let times = (
         any::<u32>(),
         any::<u32>(),

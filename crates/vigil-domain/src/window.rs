@@ -39,10 +39,9 @@ pub struct Memory {
 }
 
 impl Memory {
-    /// Folds in the day that leaves the window next (`None`: a day the ring
-    /// no longer holds, so a day without activity).
-    fn fold(&mut self, day: Option<(u8, u16, u32)>) {
-        let (v, b, st) = day.unwrap_or_default();
+    /// Folds in the day that leaves the window next: its visits, bets and
+    /// stake.
+    fn fold(&mut self, (v, b, st): (u8, u16, u32)) {
         let active = v > 0 || b > 0;
         if self.days <= 0.0 && !active && st == 0 {
             return;
@@ -197,7 +196,7 @@ impl DayWindow {
         let last_leaving = i64::from(day) - i64::from(window);
         let held_until = last_leaving.min(i64::from(self.head_day));
         for d in oldest.max(0)..=held_until {
-            m.fold(Some(self.bucket(d as u32)));
+            m.fold(self.bucket(d as u32));
         }
         if last_leaving > i64::from(self.head_day) {
             m.fold_quiet((last_leaving - i64::from(self.head_day)) as u64);

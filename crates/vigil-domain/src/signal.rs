@@ -12,7 +12,7 @@ use crate::config::EngineConfig;
 use crate::decay::Counter;
 use crate::state::PlayerState;
 use crate::time::{DAY_MS, Timestamp};
-use crate::window::Span;
+use crate::window::{Memory, Span};
 
 /// A named input to the score (or, for [`Signal::Usage`], to a rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -282,6 +282,7 @@ fn is_absence(
     gap: f64,
     len: f64,
     readings: &[Option<Reading>; 8],
+    memory: &Memory,
     cfg: &EngineConfig,
 ) -> bool {
     if len >= cfg.baseline.absence_grace.as_secs_f64() / 86_400.0 {
@@ -299,8 +300,8 @@ fn is_absence(
     }
     // The usual includes the days before the window, as the score's
     // baseline does: a fader's last week is not "as usual" for having
-    // been preceded by weeks of decline.
-    let memory = state.window.memory_at(now);
+    // been preceded by weeks of decline (`memory` is the score's, read
+    // at `now`).
     let [before, usual] = state.window.sums(
         now,
         [
@@ -555,10 +556,12 @@ pub fn score(state: &PlayerState, now: Timestamp, cfg: &EngineConfig) -> ScoreCa
     let came_back = || {
         let (run, began) = state.window.longest_quiet_run(now, RECENT_DAYS as u32);
         let began = f64::from(began) + now.days_f64().fract();
-        run >= MIN_ABSENCE_DAYS && is_absence(state, now, began, f64::from(run), &readings, cfg)
+        run >= MIN_ABSENCE_DAYS
+            && is_absence(state, now, began, f64::from(run), &readings, &memory, cfg)
     };
-    let absence =
-        silence.is_some_and(|gap| is_absence(state, now, gap, gap, &readings, cfg)) || came_back();
+    let absence = silence
+        .is_some_and(|gap| is_absence(state, now, gap, gap, &readings, &memory, cfg))
+        || came_back();
     let weights = cfg.weights.as_array();
     let total: f64 = readings
         .iter()

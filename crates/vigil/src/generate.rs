@@ -23,9 +23,9 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// How many days a slow fader takes to leave, `MIN-MAX` (drawn per
-    /// player), or one number.
-    #[arg(long, value_name = "MIN-MAX", default_value = "14-21", value_parser = fade_days)]
-    pub fade_days: (u32, u32),
+    /// player), or one number [default: the simulator's, 14-21].
+    #[arg(long, value_name = "MIN-MAX", value_parser = fade_days)]
+    pub fade_days: Option<(u32, u32)>,
     /// Share of events delivered twice (same event id).
     #[arg(long, default_value_t = 0.0)]
     pub duplicate_rate: f64,
@@ -66,15 +66,16 @@ pub struct GenArgs {
 
 /// Runs `vigil gen`.
 pub fn run(args: &GenArgs) -> anyhow::Result<()> {
+    let defaults = SimConfig::default();
     let pop = Population::new(SimConfig {
         seed: args.seed,
         players: args.players,
         days: args.days,
-        fade_days: args.fade_days,
+        fade_days: args.fade_days.unwrap_or(defaults.fade_days),
         duplicate_rate: args.duplicate_rate,
         missing_rate: args.missing_rate,
         reorder_rate: args.reorder_rate,
-        ..SimConfig::default()
+        ..defaults
     });
     match &args.kafka_bootstrap {
         Some(bootstrap) => produce(args, bootstrap, &pop)?,

@@ -1491,13 +1491,6 @@ impl Engine {
         let t = Timestamp::from_compact(state.first_seen);
         let idx = self.find_or_insert(&brand, &player_id, t)?;
         state.brand = self.players[idx as usize].state.brand;
-        let due = if state.next_due == 0 {
-            state
-                .last_event
-                .saturating_add(self.cfg.rescore_interval.as_secs() as u32)
-        } else {
-            state.next_due
-        };
         let old = &self.players[idx as usize].state.verdict;
         if old.evaluated_at != 0 {
             self.stats.bands[old.band as usize] -= 1;
@@ -1506,8 +1499,16 @@ impl Engine {
             self.stats.bands[state.verdict.band as usize] += 1;
         }
         let tickets = state.friction().tickets.clone();
+        let due = state.next_due;
         self.players[idx as usize].state = state;
-        self.schedule(idx, due);
+        // No due time is a dormant player (see `on_timer`): it stays
+        // without a timer until its next event, as in the engine it came
+        // from. A timer the replaced state had is dropped with it.
+        if due == 0 {
+            self.timer_due[idx as usize] = 0;
+        } else {
+            self.schedule(idx, due);
+        }
         // Service-level checks live in the engine, not the state: re-arm
         // them for the tickets still open (a breach already alerted is
         // marked in the ticket and does not fire again).

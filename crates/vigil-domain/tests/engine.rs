@@ -253,6 +253,43 @@ fn a_silent_player_alerts_without_further_events() {
     );
 }
 
+/// Found by fuzzing (`fuzz/`, target `changelog`): a player silent long
+/// enough to go dormant has no timer, and one handed over to another
+/// engine must not get one back, or every failover re-scores every dormant
+/// player once more (an output the original never sends, and at a large
+/// population's dormant share, a burst of work).
+#[test]
+fn a_dormant_player_handed_over_stays_dormant() {
+    let mut a = engine();
+    let mut out = run(&mut a, steady("p1", 0..30), 30);
+    pass_time(&mut a, T0 + 100 * DAY_MS, &mut out);
+    let dormant = a.player("casino-a", "p1").expect("p1").state.clone();
+    assert_eq!(dormant.next_due, 0, "silent for 70 days: no live timer");
+
+    let mut b = engine();
+    b.restore_clock(a.clock_state());
+    b.import(a.export("casino-a", "p1").expect("p1"))
+        .expect("import");
+    let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+    pass_time(&mut a, T0 + 130 * DAY_MS, &mut out_a);
+    pass_time(&mut b, T0 + 130 * DAY_MS, &mut out_b);
+    assert!(out_a.is_empty(), "the original stays quiet: {out_a:?}");
+    assert_eq!(out_b, out_a);
+    assert_eq!(final_states(&b), final_states(&a));
+
+    // Its next event wakes it in both.
+    let back = steady("p1", 130..131);
+    let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+    for e in back {
+        a.ingest(e.clone(), &mut out_a).unwrap();
+        b.ingest(e, &mut out_b).unwrap();
+    }
+    pass_time(&mut a, T0 + 133 * DAY_MS, &mut out_a);
+    pass_time(&mut b, T0 + 133 * DAY_MS, &mut out_b);
+    assert!(!out_a.is_empty(), "a returning player is scored");
+    assert_eq!(out_b, out_a);
+}
+
 #[test]
 fn a_short_absence_from_full_health_does_not_alert_but_the_score_still_decays() {
     let mut e = engine();

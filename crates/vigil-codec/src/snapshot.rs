@@ -40,6 +40,8 @@ pub enum SnapshotError {
     },
     #[error("snapshot field `{field}` is out of range: {value}")]
     Range { field: &'static str, value: u64 },
+    #[error("snapshot field `{field}` is not a finite number: {value}")]
+    NotFinite { field: &'static str, value: f32 },
 }
 
 /// A value whose every bit is zero: the state's "nothing here".
@@ -104,6 +106,19 @@ fn narrow<T: TryFrom<u32>>(field: &'static str) -> impl Fn(u32) -> Result<T, Sna
 
 fn same<T>(v: T) -> Result<T, SnapshotError> {
     Ok(v)
+}
+
+/// The engine only ever stores finite numbers; a NaN or an infinity is a
+/// corrupt record (it would compare unequal to itself and poison every sum
+/// it enters), so it is refused like a value out of range.
+fn finite(field: &'static str) -> impl Fn(f32) -> Result<f32, SnapshotError> {
+    move |v| {
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(SnapshotError::NotFinite { field, value: v })
+        }
+    }
 }
 
 /// An NPS memory slot shifted by one (mod 256), so the "no answer" marker
@@ -267,10 +282,12 @@ fn retention_from_pb(p: pb::Retention) -> Result<Retention, SnapshotError> {
 fn counters(field: &'static str, v: &[f32]) -> Result<[f32; COUNTERS], SnapshotError> {
     if v.len() == COUNTERS - 1 {
         let mut out = [0.0; COUNTERS];
-        out[..COUNTERS - 1].copy_from_slice(v);
+        for (o, x) in out.iter_mut().zip(v) {
+            *o = finite(field)(*x)?;
+        }
         return Ok(out);
     }
-    array::<f32, COUNTERS, f32>(field, v, same)
+    array::<f32, COUNTERS, f32>(field, v, finite(field))
 }
 
 fn memory_out(m: &Memory) -> [f32; 4] {
@@ -278,7 +295,8 @@ fn memory_out(m: &Memory) -> [f32; 4] {
 }
 
 fn memory_in(v: &[f32]) -> Result<Memory, SnapshotError> {
-    let [active_days, bets, stake_cents, days] = array::<f32, 4, f32>("memory", v, same)?;
+    let [active_days, bets, stake_cents, days] =
+        array::<f32, 4, f32>("memory", v, finite("memory"))?;
     Ok(Memory {
         active_days,
         bets,
@@ -287,8 +305,8 @@ fn memory_in(v: &[f32]) -> Result<Memory, SnapshotError> {
     })
 }
 
-/// The state from its protobuf message, refusing wrong array lengths and
-/// out-of-range values.
+/// The state from its protobuf message, refusing wrong array lengths,
+/// out-of-range values and numbers that are not finite.
 pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotError> {
     let tickets: [u32; 6] = array("tickets", &p.tickets, same)?;
     let band = Band::ALL
@@ -314,7 +332,7 @@ pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotE
         first_seen: p.first_seen,
         last_event: p.last_event,
         last_active: p.last_active,
-        typical_gap_secs: p.typical_gap_secs.unwrap_or_default(),
+        typical_gap_secs: finite("typical_gap_secs")(p.typical_gap_secs.unwrap_or_default())?,
         gaps: narrow::<u16>("gaps")(p.gaps)?,
         friction: Friction {
             tickets: OpenTickets {
@@ -349,10 +367,10 @@ pub(crate) fn state_from_pb(p: pb::PlayerState) -> Result<PlayerState, SnapshotE
             next: narrow::<u8>("recent_next")(p.recent_next)?,
         },
         verdict: Verdict {
-            score: p.score.unwrap_or_default(),
+            score: finite("score")(p.score.unwrap_or_default())?,
             band,
             ready: p.ready,
-            emitted_score: p.emitted_score.unwrap_or_default(),
+            emitted_score: finite("emitted_score")(p.emitted_score.unwrap_or_default())?,
             emitted_at: p.emitted_at,
             evaluated_at: p.evaluated_at,
             dirty: p.dirty,

@@ -1001,7 +1001,7 @@ impl Engine {
             return;
         }
         while let Some((minute, bucket)) = self.timers.pop_due(last) {
-            let due = minute * TIMER_GRAIN_SECS;
+            let due = minute.saturating_mul(TIMER_GRAIN_SECS);
             // Fire in an order that depends only on who the players are, not
             // on when this engine happened to learn of them: an engine
             // restored from snapshots must emit exactly what the original
@@ -1075,7 +1075,7 @@ impl Engine {
         {
             next = next.min(d);
         }
-        self.schedule(idx, next.max(now + TIMER_GRAIN_SECS));
+        self.schedule(idx, next.max(now.saturating_add(TIMER_GRAIN_SECS)));
     }
 
     /// When an inactivity alert would fire for the current silent spell, if

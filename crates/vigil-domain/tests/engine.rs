@@ -290,6 +290,36 @@ fn a_dormant_player_handed_over_stays_dormant() {
     assert_eq!(out_b, out_a);
 }
 
+/// Found by fuzzing (`fuzz/`): time near the end of the accepted range
+/// (2106, the last second player state can hold) overflowed the timer
+/// arithmetic. Every rule runs there as anywhere, and nothing panics.
+#[test]
+fn time_at_the_end_of_the_range_does_not_overflow() {
+    let end = Timestamp::MAX.as_millis();
+    let start_day = (end - T0) / DAY_MS - 40;
+    let mut e = engine();
+    let mut out = run(
+        &mut e,
+        steady("p1", start_day..start_day + 35),
+        start_day + 35,
+    );
+    // Two bets in the range's last minutes: the second is within the
+    // evaluation interval of the first, so a timer falls in the last minute.
+    for (i, ahead) in [330_000, 100_000].into_iter().enumerate() {
+        let bet = Payload::Bet {
+            stake: eur(5.0),
+            game: Game::Slots,
+            win: None,
+        };
+        e.ingest(ev(format!("late-{i}"), "p1", end - ahead, bet), &mut out)
+            .unwrap();
+    }
+    pass_time(&mut e, end, &mut out);
+    assert_eq!(e.clock(), Timestamp::MAX);
+    assert!(!out.is_empty());
+    e.flush(&mut out);
+}
+
 #[test]
 fn a_short_absence_from_full_health_does_not_alert_but_the_score_still_decays() {
     let mut e = engine();

@@ -129,6 +129,10 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_pipeline_goes_on() 
         ("unknown_type", br#"{"event_id":"x1","player_id":"p1","brand":"b","ts":"2026-11-01T12:00:00Z","type":"teleport"}"#),
         ("invalid_timestamp", br#"{"event_id":"x2","player_id":"p1","brand":"b","ts":"yesterday","type":"login"}"#),
         ("unknown_currency", br#"{"event_id":"x3","player_id":"p1","brand":"b","ts":"2026-11-01T12:00:00Z","type":"deposit","amount":5,"currency":"XXX","status":"ok"}"#),
+        // Taken in, it would move the partition's clock to 2099: every
+        // player silent, every later event too old, and the alerts below
+        // would not be the expected ones.
+        ("timestamp_in_future", br#"{"event_id":"x4","player_id":"p0000","brand":"casino-a","ts":"2099-01-01T00:00:00Z","type":"login"}"#),
     ];
     // Poison in the middle of the stream, where it could block what follows.
     let mid = records.len() / 2;

@@ -25,6 +25,12 @@ pub enum Reject {
     TimestampOutOfRange(String),
     #[error("event time {ts} is older than the {days}-day window the engine keeps")]
     TooOld { ts: String, days: usize },
+    /// Event time further ahead than the receiving side allows (see
+    /// `pipeline.max_event_ahead`): taken in, it would move the engine's
+    /// clock, which never goes back, so far on that every silence rule
+    /// fires for every player and every real event after it is too old.
+    #[error("event time {ts} is ahead of {limit}, the latest time accepted on receipt")]
+    InFuture { ts: String, limit: String },
 }
 
 impl Reject {
@@ -40,11 +46,12 @@ impl Reject {
             Reject::InvalidTimestamp(_) => "invalid_timestamp",
             Reject::TimestampOutOfRange(_) => "timestamp_out_of_range",
             Reject::TooOld { .. } => "too_old",
+            Reject::InFuture { .. } => "timestamp_in_future",
         }
     }
 
     /// Every code, for pre-registering metrics.
-    pub const CODES: [&'static str; 9] = [
+    pub const CODES: [&'static str; 10] = [
         "invalid_json",
         "invalid_protobuf",
         "unknown_type",
@@ -54,5 +61,38 @@ impl Reject {
         "invalid_timestamp",
         "timestamp_out_of_range",
         "too_old",
+        "timestamp_in_future",
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once() {
+        let all = [
+            Reject::InvalidJson(String::new()),
+            Reject::InvalidProtobuf(String::new()),
+            Reject::UnknownType(String::new()),
+            Reject::MissingField("f"),
+            Reject::InvalidField {
+                field: "f",
+                problem: String::new(),
+            },
+            Reject::UnknownCurrency(String::new()),
+            Reject::InvalidTimestamp(String::new()),
+            Reject::TimestampOutOfRange(String::new()),
+            Reject::TooOld {
+                ts: String::new(),
+                days: 28,
+            },
+            Reject::InFuture {
+                ts: String::new(),
+                limit: String::new(),
+            },
+        ];
+        let codes: Vec<&str> = all.iter().map(Reject::code).collect();
+        assert_eq!(codes, Reject::CODES);
+    }
 }

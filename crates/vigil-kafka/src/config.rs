@@ -148,6 +148,15 @@ pub struct PipelineConfig {
     /// alert. `0s` turns it off (useful when replaying history).
     #[serde(with = "humantime_serde")]
     pub idle_advance: Duration,
+    /// An event stamped more than this far ahead of this host's clock when
+    /// it is received goes to the dead-letter topic
+    /// (`timestamp_in_future`) instead of the engine, whose clock never
+    /// goes back: one event from 2099 would otherwise fire every silence
+    /// rule for every player of its partition and make every real event
+    /// after it too old, for good (the clock is in the changelog too).
+    /// `0s` turns it off (for simulated time that runs ahead).
+    #[serde(with = "humantime_serde")]
+    pub max_event_ahead: Duration,
     /// Give up on a broker acknowledgement after this long: an output is
     /// sent again, a changelog write stops the pipeline (its order matters;
     /// the restart restores and redoes the work). Long enough by default to
@@ -204,6 +213,7 @@ impl Default for PipelineConfig {
             max_batch: 10_000,
             poll_timeout: Duration::from_millis(100),
             idle_advance: Duration::from_secs(5),
+            max_event_ahead: Duration::from_secs(3600),
             delivery_timeout: Duration::from_secs(120),
             changelog_interval: Duration::from_millis(250),
             publish_scores: true,

@@ -1088,11 +1088,18 @@ impl Core {
             }
         }
         drop(index);
+        let ahead = self.settings.pipeline.max_event_ahead;
+        let latest = (!ahead.is_zero()).then(|| {
+            Timestamp::from_millis(
+                now_millis().saturating_add(vigil_domain::time::duration_ms(ahead)),
+            )
+        });
         workers::run_all(
             &mut work,
             chunk,
             &self.sinks,
             self.use_changelog,
+            latest,
             &self.crew,
         );
         workers::collect(&mut work, tally, &mut self.outbox);

@@ -74,8 +74,10 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<()> {
     cfg.kafka.bootstrap_servers = bootstrap.clone();
     cfg.topics.create_missing = false;
     cfg.http.listen = args.http;
-    // Simulated time runs far faster than the wall clock.
+    // Simulated time runs far faster than the wall clock, and may run
+    // past it (`--days`).
     cfg.pipeline.idle_advance = Duration::ZERO;
+    cfg.pipeline.max_event_ahead = Duration::ZERO;
 
     let service = Service::start(cfg.clone(), metrics, shutdown.clone()).await?;
     eprintln!(

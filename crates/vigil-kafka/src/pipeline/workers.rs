@@ -117,11 +117,24 @@ impl<'a> Work<'a> {
     }
 }
 
-fn decode<M: Message>(msg: &M, encoding: Encoding) -> Result<PlayerEvent, Reject> {
+/// Decodes a message, refusing an event stamped after `latest` (see
+/// `pipeline.max_event_ahead`).
+fn decode<M: Message>(
+    msg: &M,
+    encoding: Encoding,
+    latest: Option<Timestamp>,
+) -> Result<PlayerEvent, Reject> {
     let payload = msg.payload().unwrap_or_default();
-    match encoding {
+    let event = match encoding {
         Encoding::Json => vigil_codec::json::decode_event(payload),
         Encoding::Protobuf => vigil_codec::proto::decode_event(payload),
+    }?;
+    match latest {
+        Some(limit) if event.ts > limit => Err(Reject::InFuture {
+            ts: event.ts.to_string(),
+            limit: limit.to_string(),
+        }),
+        _ => Ok(event),
     }
 }
 
@@ -252,6 +265,8 @@ struct Block {
     /// Chunk indices, in offset order.
     messages: Vec<usize>,
     encoding: Encoding,
+    /// The latest event time accepted, if any limit is set.
+    latest: Option<Timestamp>,
     state: AtomicU8,
     events: Mutex<Vec<Result<PlayerEvent, Reject>>>,
     /// After scoring: what to publish, in order.
@@ -305,7 +320,7 @@ impl Block {
                 if let Some(&next) = self.messages.get(k + PREFETCH_AHEAD) {
                     vigil_domain::engine::prefetch_bytes(chunk[next].payload().unwrap_or_default());
                 }
-                decode(&chunk[i], self.encoding)
+                decode(&chunk[i], self.encoding, self.latest)
             })
             .collect();
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = events;
@@ -388,11 +403,14 @@ impl Block {
 /// no share left decodes blocks ahead, in chunk order, for the others. So
 /// a chunk of one partition is decoded on one core while it is scored on
 /// the other, and a chunk of several is decoded and scored on all.
+///
+/// An event stamped after `latest` is refused (`timestamp_in_future`).
 pub(super) fn run_all<M: Message + Sync>(
     work: &mut [Work<'_>],
     chunk: &[M],
     sinks: &Sinks,
     use_changelog: bool,
+    latest: Option<Timestamp>,
     crew: &Crew,
 ) {
     let mut blocks: Vec<Block> = Vec::new();
@@ -402,6 +420,7 @@ pub(super) fn run_all<M: Message + Sync>(
         blocks.extend(w.messages.chunks(DECODE_BLOCK).map(|m| Block {
             messages: m.to_vec(),
             encoding: w.part.encoding,
+            latest,
             state: AtomicU8::new(FREE),
             events: Mutex::new(Vec::new()),
             pending: Mutex::new(Vec::new()),
@@ -635,6 +654,30 @@ mod tests {
         runs.into_iter().flatten().collect()
     }
 
+    #[test]
+    fn an_event_stamped_after_the_latest_accepted_time_is_refused() {
+        let line = br#"{"event_id":"e","player_id":"p","brand":"b","ts":"2026-11-01T12:00:00Z","type":"login"}"#;
+        let msg = OwnedMessage::new(
+            Some(line.to_vec()),
+            None,
+            "in".to_owned(),
+            rdkafka::Timestamp::NotAvailable,
+            0,
+            0,
+            None,
+        );
+        let ts = Timestamp::from_secs(1_793_534_400);
+        assert!(decode(&msg, Encoding::Json, None).is_ok());
+        assert!(
+            decode(&msg, Encoding::Json, Some(ts)).is_ok(),
+            "at the limit"
+        );
+        let early = Timestamp::from_millis(ts.as_millis() - 1);
+        let err = decode(&msg, Encoding::Json, Some(early)).unwrap_err();
+        assert_eq!(err.code(), "timestamp_in_future");
+        assert!(err.to_string().contains("2026-11-01T12:00:00"), "{err}");
+    }
+
     type Published = Vec<(String, Option<i32>, Option<Vec<u8>>, Vec<u8>)>;
 
     /// Handles the chunk on `threads` threads: the records, the
@@ -650,7 +693,7 @@ mod tests {
         for (i, msg) in chunk.iter().enumerate() {
             work[msg.partition() as usize].messages.push(i);
         }
-        run_all(&mut work, chunk, &sinks, true, &Crew::new(threads));
+        run_all(&mut work, chunk, &sinks, true, None, &Crew::new(threads));
         let (mut tally, mut out) = (Tally::default(), Vec::new());
         collect(&mut work, &mut tally, &mut out);
         drop(work);

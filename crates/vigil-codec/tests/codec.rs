@@ -538,6 +538,18 @@ fn alerts_round_trip_through_both_encodings() {
     assert!(json.contains(r#""band":"yellow","prev_band":"green""#));
 }
 
+/// Why the snapshot `msg`, edited, is refused.
+fn refused_after(
+    msg: &vigil_proto::v1::PlayerSnapshot,
+    edit: &dyn Fn(&mut vigil_proto::v1::PlayerSnapshot),
+) -> String {
+    let mut m = msg.clone();
+    edit(&mut m);
+    snapshot::decode_snapshot(&prost::Message::encode_to_vec(&m))
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn snapshot_arrays_of_the_wrong_length_and_unknown_versions_are_refused() {
     let mut snap = PlayerSnapshot {
@@ -557,13 +569,7 @@ fn snapshot_arrays_of_the_wrong_length_and_unknown_versions_are_refused() {
     assert_eq!(back.state.decayed.short[5].to_bits(), (-0.0f32).to_bits());
 
     let msg: vigil_proto::v1::PlayerSnapshot = prost::Message::decode(&bytes[..]).unwrap();
-    let refused = |edit: &dyn Fn(&mut vigil_proto::v1::PlayerSnapshot)| {
-        let mut m = msg.clone();
-        edit(&mut m);
-        snapshot::decode_snapshot(&prost::Message::encode_to_vec(&m))
-            .unwrap_err()
-            .to_string()
-    };
+    let refused = |edit: &dyn Fn(&mut vigil_proto::v1::PlayerSnapshot)| refused_after(&msg, edit);
     let err = refused(&|m| {
         m.state.as_mut().unwrap().bets.pop();
     });
@@ -589,11 +595,7 @@ fn snapshot_numbers_that_are_not_finite_are_refused() {
     let msg: vigil_proto::v1::PlayerSnapshot =
         prost::Message::decode(&snapshot::encode_snapshot(&snap)[..]).unwrap();
     let refused = |edit: &dyn Fn(&mut vigil_proto::v1::PlayerState)| {
-        let mut m = msg.clone();
-        edit(m.state.as_mut().unwrap());
-        snapshot::decode_snapshot(&prost::Message::encode_to_vec(&m))
-            .unwrap_err()
-            .to_string()
+        refused_after(&msg, &|m| edit(m.state.as_mut().unwrap()))
     };
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let err = refused(&|s| s.decay_short = vec![0.5, bad, 0.0, 0.0, 1.0, 0.0, 0.0]);

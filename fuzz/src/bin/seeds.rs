@@ -33,18 +33,20 @@ fn main() -> std::io::Result<()> {
         std::fs::create_dir_all(root.join(target))?;
     }
     for first in (0..24).step_by(3) {
-        // Three players' events, as many as fit the fuzzer's input limit.
+        // Three players' events, as many as fit the fuzzer's input limit
+        // as JSON lines.
+        let (mut events, mut lines): (Vec<PlayerEvent>, Vec<String>) = (Vec::new(), Vec::new());
         let mut size = 0;
-        let events: Vec<PlayerEvent> = population
-            .events_of(first..first + 3)
-            .take_while(|e| {
-                size += vigil_codec::json::encode_event(e).len() + 1;
-                size < MAX_LEN
-            })
-            .collect();
+        for e in population.events_of(first..first + 3) {
+            let line = vigil_codec::json::encode_event(&e);
+            size += line.len() + 1;
+            if size >= MAX_LEN {
+                break;
+            }
+            events.push(e);
+            lines.push(line);
+        }
         let name = format!("sim-{first:02}");
-
-        let lines: Vec<String> = events.iter().map(vigil_codec::json::encode_event).collect();
         std::fs::write(root.join("json_events").join(&name), lines.join("\n"))?;
 
         let messages: Vec<Vec<u8>> = events

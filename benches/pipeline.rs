@@ -10,6 +10,7 @@
 
 #![allow(clippy::print_stdout)]
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -232,12 +233,14 @@ fn main() {
     };
     let mut first = None;
     let (mut vigil_cpu0, mut vigil_broker0) = (0.0, 0.0);
+    let mut threads0 = BTreeMap::new();
     loop {
         let done = health.status().events as usize;
         if done > 0 && first.is_none() {
             first = Some((Instant::now(), done));
             vigil_cpu0 = process_cpu_seconds();
             vigil_broker0 = broker_cpu();
+            threads0 = thread_cpu();
         }
         if done >= n {
             break;
@@ -249,6 +252,10 @@ fn main() {
     let vigil_rate = (n - at_first) as f64 / vigil_secs;
     let vigil_cpu = process_cpu_seconds() - vigil_cpu0;
     let vigil_broker = broker_cpu() - vigil_broker0;
+    let mut threads = thread_cpu();
+    for (name, ns) in &mut threads {
+        *ns = ns.saturating_sub(threads0.get(name).copied().unwrap_or(0));
+    }
     stop.cancel();
     worker.join().expect("pipeline thread");
 
@@ -284,6 +291,20 @@ fn main() {
             vigil_broker * 1e6 / (n - at_first).max(1) as f64
         );
     }
+    // Which threads the vigil phase's CPU went to: the pipeline loop, its
+    // workers, librdkafka's broker threads (fetching and parsing for the
+    // consumer, sending for the producer), the producer's poll thread.
+    let per_thread: Vec<String> = threads
+        .iter()
+        .filter(|&(_, &ns)| ns > 0)
+        .map(|(name, &ns)| {
+            format!(
+                "{name} {:.2}",
+                ns as f64 / 1e3 / (n - at_first).max(1) as f64
+            )
+        })
+        .collect();
+    println!("CPU per event by thread: {} (us)", per_thread.join(", "));
     println!("receive-to-publish:     p50 <= {p50} s, p99 <= {p99} s (histogram bucket bounds)");
     let text = handle.render();
     let counter = |name: &str| -> f64 {
@@ -346,6 +367,40 @@ fn cpu_seconds(path: &str) -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU time of this process's threads so far, in nanoseconds, summed by
+/// thread name with digits dropped (librdkafka numbers its broker threads
+/// by broker id, which differs between runs), from each thread's
+/// `schedstat` (nanosecond resolution, where `stat` counts 10 ms ticks).
+fn thread_cpu() -> BTreeMap<String, u64> {
+    let mut by_name = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let (Ok(comm), Ok(sched)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("schedstat")),
+        ) else {
+            continue;
+        };
+        let Some(ns) = sched
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let name: String = comm
+            .trim()
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect();
+        *by_name.entry(name).or_default() += ns;
+    }
+    by_name
 }
 
 /// Upper bounds of the buckets holding the 50th and 99th percentiles.

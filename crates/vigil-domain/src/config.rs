@@ -438,6 +438,11 @@ impl Default for InactivityRule {
     }
 }
 
+/// The largest weight a signal may have. Only the weights' ratios count,
+/// so no setting needs more; a bound keeps the weighted sum of the score
+/// finite (a weight near `f64::MAX` made it infinite, and the score NaN).
+pub const MAX_WEIGHT: f64 = 1e6;
+
 /// The longest window the engine keeps, in days.
 pub const WINDOW_DAYS: usize = 28;
 
@@ -447,10 +452,12 @@ impl EngineConfig {
         self.currency.rate_table()?;
         let w = &self.weights;
         for (name, v) in crate::Signal::ALL.iter().zip(w.as_array()) {
-            if !(v.is_finite() && v >= 0.0) {
+            if !(v.is_finite() && (0.0..=MAX_WEIGHT).contains(&v)) {
                 return Err(ConfigError::new(
                     &format!("weights.{}", name.as_str()),
-                    format!("must be a finite number >= 0, got {v}"),
+                    format!(
+                        "must be a number from 0 to {MAX_WEIGHT} (only the weights' ratios count), got {v}"
+                    ),
                 ));
             }
         }
@@ -646,6 +653,21 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         EngineConfig::default().validate().unwrap();
+    }
+
+    /// Found by fuzzing: `weights.payment = 1.7976931348623157e308` passed
+    /// the checks, and the engine's scores became NaN (which the changelog
+    /// then refused to restore).
+    #[test]
+    fn a_weight_too_large_to_sum_is_refused() {
+        let mut cfg = EngineConfig::default();
+        cfg.weights.payment = f64::MAX;
+        let e = cfg.validate().unwrap_err();
+        assert_eq!(e.key, "weights.payment");
+        assert!(e.problem.contains("from 0 to 1000000"), "{e}");
+        cfg.weights.payment = MAX_WEIGHT;
+        cfg.weights.depth = MAX_WEIGHT;
+        cfg.validate().unwrap();
     }
 
     #[test]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of what vigil reads from outside (fuzz/): event
-# lines and messages, changelog records, CRM profiles. Runs on the stable
+# lines and messages, changelog records, CRM profiles, engine settings. Runs on the stable
 # toolchain with nothing to install: libfuzzer-sys builds libFuzzer, and the
 # coverage instrumentation is LLVM's sancov pass, asked for by flags. No
 # AddressSanitizer (that needs nightly): the code fuzzed is safe Rust, where
@@ -11,14 +11,14 @@
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...]
 #   scripts/fuzz.sh all [SECONDS]       each target in turn (default 60 s)
 #
-# Targets: json_events proto_events changelog profile. The seed corpus is
+# Targets: json_events proto_events changelog profile engine_config. The seed corpus is
 # written from the simulator into fuzz/corpus/ first; findings land in
 # fuzz/artifacts/TARGET/ (replay one with
 # `fuzz/target/<host triple>/release/TARGET FILE`).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-TARGETS=(json_events proto_events changelog profile)
+TARGETS=(json_events proto_events changelog profile engine_config)
 target=${1:?"usage: scripts/fuzz.sh TARGET|all [SECONDS] [libFuzzer options...]"}
 secs=${2:-60}
 shift $(( $# < 2 ? $# : 2 ))

@@ -5,6 +5,8 @@
 //! on a broken promise between the codec and the engine: a record the
 //! engine hands out must encode, decode and restore into the same player.
 
+pub mod settings;
+
 use std::time::Duration;
 
 use vigil_codec::changelog::{self, Entry};
@@ -44,9 +46,10 @@ pub fn pass(engine: &mut Engine, span: Duration, out: &mut Vec<Output>) {
 /// Takes the engine's changes, sends each through the changelog codec and
 /// restores them into a fresh engine; every player must come back exactly.
 pub fn checkpoint_round_trip(engine: &mut Engine) {
+    let cfg = engine.config().clone();
+    let mut restored = Engine::new(cfg).expect("a running engine's configuration is valid");
     let mut records: Vec<PlayerRecord> = Vec::new();
     engine.take_changes(&mut records);
-    let mut restored = self::engine();
     let clock = engine.clock_state();
     let key = changelog::clock_key(TOPIC);
     let value = changelog::encode_clock(clock, 7);

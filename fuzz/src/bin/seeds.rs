@@ -29,7 +29,13 @@ fn main() -> std::io::Result<()> {
         reorder_rate: 0.02,
         ..SimConfig::default()
     });
-    for target in ["json_events", "proto_events", "changelog", "profile"] {
+    for target in [
+        "json_events",
+        "proto_events",
+        "changelog",
+        "profile",
+        "engine_config",
+    ] {
         std::fs::create_dir_all(root.join(target))?;
     }
     for first in (0..24).step_by(3) {
@@ -98,6 +104,14 @@ fn main() -> std::io::Result<()> {
                 encode_profile(&record, e),
             )?;
         }
+    }
+    // One edit of each setting to a value at an edge (kind 12: 99.999, 29
+    // days, or a flag flipped).
+    for leaf in 0..vigil_fuzz::settings::leaf_count() {
+        let mut edit = [0u8; vigil_fuzz::settings::EDIT];
+        edit[..2].copy_from_slice(&(leaf as u16).to_le_bytes());
+        edit[2] = 12;
+        std::fs::write(root.join("engine_config").join(format!("{leaf:03}")), edit)?;
     }
     Ok(())
 }

@@ -1,0 +1,229 @@
+//! Engine settings made from fuzz input, and the events they are run on.
+//!
+//! The input is a list of edits to the default settings: each edit picks a
+//! setting (a leaf of the settings as serde sees them: a number, a
+//! duration or other text, a flag) and gives it a new value, from a list
+//! of values that sit at the edges of what such a setting holds, or from
+//! the input's own bytes. The edited settings are read back through serde,
+//! as a TOML file or a reload would be, so a value of the wrong type is
+//! refused there like a typo in a file.
+
+use std::sync::OnceLock;
+
+use serde_json::{Number, Value};
+use vigil_domain::{EngineConfig, PlayerEvent};
+use vigil_sim::{Population, SimConfig};
+
+/// Bytes per edit: two to pick the setting, one for the kind of value,
+/// eight for a value of the input's own.
+pub const EDIT: usize = 11;
+
+/// Numbers at the edges of what settings hold: zero and its sign, the
+/// smallest and largest of each width, percentages and shares at their
+/// limits, the window's length in days.
+const NUMBERS: [f64; 24] = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    0.999_999,
+    1.000_001,
+    2.0,
+    7.0,
+    14.0,
+    28.0,
+    29.0,
+    99.999,
+    100.0,
+    100.001,
+    1e-300,
+    f64::MIN_POSITIVE,
+    1e9,
+    4_294_967_295.0,
+    4_294_967_296.0,
+    9_007_199_254_740_993.0,
+    1.8e19,
+    1e300,
+    f64::MAX,
+];
+
+/// Durations at the edges: none, less than the engine's resolution (a
+/// second, a minute for timers), a day and the window, and far beyond any
+/// time the engine can hold.
+const DURATIONS: [&str; 16] = [
+    "0s",
+    "1ns",
+    "999ms",
+    "1s",
+    "59s",
+    "1m",
+    "61s",
+    "1h",
+    "1d",
+    "7d",
+    "14d",
+    "28d",
+    "29d",
+    "3650d",
+    "100000000d",
+    "18446744073709551615s",
+];
+
+/// Other text: empty, a currency that exists, one that does not, a word.
+const TEXTS: [&str; 6] = ["", "EUR", "USD", "XXX", "eur", "none"];
+
+/// The default settings with the input's edits made, or nothing when the
+/// edited settings do not read back (a value of the wrong type).
+pub fn edit(data: &[u8]) -> Option<EngineConfig> {
+    let mut root = serde_json::to_value(EngineConfig::default()).expect("settings serialise");
+    for (pointer, new) in edits(data) {
+        if let Some(leaf) = root.pointer_mut(&pointer) {
+            *leaf = new;
+        }
+    }
+    serde_json::from_value(root).ok()
+}
+
+/// The input's edits, in order: which setting (a JSON pointer into the
+/// settings) gets which value. `cargo run --bin settings FILE` prints them
+/// for a finding.
+pub fn edits(data: &[u8]) -> Vec<(String, Value)> {
+    let mut root = serde_json::to_value(EngineConfig::default()).expect("settings serialise");
+    let leaves = leaves(&root);
+    let mut out = Vec::new();
+    for e in data.chunks_exact(EDIT) {
+        let pick = usize::from(u16::from_le_bytes([e[0], e[1]])) % leaves.len();
+        let raw: [u8; 8] = e[3..].try_into().expect("eight bytes");
+        let Some(leaf) = root.pointer_mut(&leaves[pick]) else {
+            continue;
+        };
+        // Later edits of the same setting see the earlier ones.
+        *leaf = value(leaf, e[2], raw);
+        out.push((leaves[pick].clone(), leaf.clone()));
+    }
+    out
+}
+
+/// The new value of `old`, of `kind` (an index into the edge values, or
+/// past their end, the input's bytes as a value of the old one's type).
+fn value(old: &Value, kind: u8, raw: [u8; 8]) -> Value {
+    let kind = usize::from(kind);
+    let own_bits = u64::from_le_bytes(raw);
+    match old {
+        Value::Bool(b) => Value::Bool(if kind % 2 == 0 { !b } else { *b }),
+        Value::Number(_) => {
+            if let Some(&x) = NUMBERS.get(kind % 64) {
+                Number::from_f64(x).map_or(Value::Null, Value::Number)
+            } else if kind % 2 == 0 {
+                Value::Number(own_bits.into())
+            } else {
+                Number::from_f64(f64::from_bits(own_bits)).map_or(Value::Null, Value::Number)
+            }
+        }
+        Value::String(s) if looks_like_duration(s) => match DURATIONS.get(kind % 32) {
+            Some(&d) => Value::String(d.to_owned()),
+            None => Value::String(format!("{}s", own_bits % 10_000_000)),
+        },
+        Value::String(_) => Value::String(TEXTS[kind % TEXTS.len()].to_owned()),
+        other => other.clone(),
+    }
+}
+
+/// Whether a default setting's text is a duration (`humantime`'s form,
+/// such as `12h` or `1d 12h`).
+fn looks_like_duration(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_digit()) && humantime_like(s)
+}
+
+fn humantime_like(s: &str) -> bool {
+    s.split_whitespace().all(|part| {
+        let unit = part.trim_start_matches(|c: char| c.is_ascii_digit());
+        matches!(
+            unit,
+            "ns" | "us" | "ms" | "s" | "m" | "min" | "h" | "d" | "w" | "M" | "y"
+        )
+    })
+}
+
+/// How many settings an edit can pick from.
+pub fn leaf_count() -> usize {
+    leaves(&serde_json::to_value(EngineConfig::default()).expect("settings serialise")).len()
+}
+
+/// JSON pointers to every number, text and flag in the settings.
+fn leaves(root: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(root, &mut String::new(), &mut out);
+    out
+}
+
+fn walk(v: &Value, path: &mut String, out: &mut Vec<String>) {
+    let len = path.len();
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                path.push('/');
+                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                walk(child, path, out);
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                path.push('/');
+                path.push_str(&i.to_string());
+                walk(child, path, out);
+                path.truncate(len);
+            }
+        }
+        Value::Null => {}
+        _ => out.push(path.clone()),
+    }
+}
+
+/// Six simulated players over five weeks, with duplicates, gaps and events
+/// out of order, made once: every input runs on the same stream, so what
+/// differs between runs is the settings alone.
+pub fn events() -> &'static [PlayerEvent] {
+    static EVENTS: OnceLock<Vec<PlayerEvent>> = OnceLock::new();
+    EVENTS.get_or_init(|| {
+        Population::new(SimConfig {
+            seed: 17,
+            players: 6,
+            days: 35,
+            duplicate_rate: 0.02,
+            missing_rate: 0.01,
+            reorder_rate: 0.02,
+            ..SimConfig::default()
+        })
+        .events()
+        .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_edits_give_the_defaults() {
+        assert_eq!(edit(&[]), Some(EngineConfig::default()));
+    }
+
+    #[test]
+    fn an_edit_changes_one_setting() {
+        let leaves = leaves(&serde_json::to_value(EngineConfig::default()).unwrap());
+        assert!(leaves.len() > 50, "{leaves:?}");
+        let changed = (0..leaves.len() as u16)
+            .filter_map(|i| {
+                let mut e = [0u8; EDIT];
+                e[..2].copy_from_slice(&i.to_le_bytes());
+                e[2] = 12; // 99.999, or "29d", or a flag flipped
+                edit(&e)
+            })
+            .filter(|c| *c != EngineConfig::default())
+            .count();
+        assert!(changed > leaves.len() / 2, "{changed} of {}", leaves.len());
+    }
+}

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of what vigil reads from outside (fuzz/): event
-# lines and messages, changelog records, CRM profiles, engine settings. Runs on the stable
-# toolchain with nothing to install: libfuzzer-sys builds libFuzzer, and the
-# coverage instrumentation is LLVM's sancov pass, asked for by flags. No
-# AddressSanitizer (that needs nightly): the code fuzzed is safe Rust, where
-# an out-of-bounds access is a panic, which is what a target fails on.
-# Overflow checks and debug assertions are on, so an arithmetic overflow on
-# hostile input is found too, not silently wrapped.
+# lines and messages, changelog records, CRM profiles, engine settings.
+# Runs on the stable toolchain with nothing to install: libfuzzer-sys
+# builds libFuzzer, and the coverage instrumentation is LLVM's sancov
+# pass, asked for by flags. No AddressSanitizer (that needs nightly): the
+# code fuzzed is safe Rust, where an out-of-bounds access is a panic, which
+# is what a target fails on. Overflow checks and debug assertions are on,
+# so an arithmetic overflow on hostile input is found too, not silently
+# wrapped.
 #
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...]
 #   scripts/fuzz.sh all [SECONDS]       each target in turn (default 60 s)
 #
-# Targets: json_events proto_events changelog profile engine_config. The seed corpus is
-# written from the simulator into fuzz/corpus/ first; findings land in
-# fuzz/artifacts/TARGET/ (replay one with
-# `fuzz/target/<host triple>/release/TARGET FILE`).
+# engine_config makes one settings edit per 11 bytes; libFuzzer grows its
+# inputs slowly, so for combinations of many edits from the start add
+# `-max_len=220 -len_control=0`.
+#
+# Targets: json_events proto_events changelog profile engine_config. The
+# seed corpus is written from the simulator into fuzz/corpus/ first;
+# findings land in fuzz/artifacts/TARGET/ (replay one with
+# `fuzz/target/<host triple>/release/TARGET FILE`; for engine_config,
+# `cargo run --bin settings FILE` in fuzz/ prints the settings it made).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 

@@ -294,15 +294,11 @@ fn main() {
     // Which threads the vigil phase's CPU went to: the pipeline loop, its
     // workers, librdkafka's broker threads (fetching and parsing for the
     // consumer, sending for the producer), the producer's poll thread.
+    let per_event = |ns: u64| ns as f64 / 1e3 / (n - at_first).max(1) as f64;
     let per_thread: Vec<String> = threads
         .iter()
-        .filter(|&(_, &ns)| ns > 0)
-        .map(|(name, &ns)| {
-            format!(
-                "{name} {:.2}",
-                ns as f64 / 1e3 / (n - at_first).max(1) as f64
-            )
-        })
+        .filter(|&(_, &ns)| per_event(ns) >= 0.005)
+        .map(|(name, &ns)| format!("{name} {:.2}", per_event(ns)))
         .collect();
     println!("CPU per event by thread: {} (us)", per_thread.join(", "));
     println!("receive-to-publish:     p50 <= {p50} s, p99 <= {p99} s (histogram bucket bounds)");

@@ -11,7 +11,7 @@
 use std::sync::OnceLock;
 
 use serde_json::{Number, Value};
-use vigil_domain::{EngineConfig, PlayerEvent};
+use vigil_domain::{Engine, EngineConfig, PlayerEvent};
 use vigil_sim::{Population, SimConfig};
 
 /// Bytes per edit: two to pick the setting, one for the kind of value,
@@ -72,6 +72,43 @@ const DURATIONS: [&str; 16] = [
 
 /// Other text: empty, a currency that exists, one that does not, a word.
 const TEXTS: [&str; 6] = ["", "EUR", "USD", "XXX", "eur", "none"];
+
+/// Runs the settings the input makes: what the checks accept must run on
+/// the simulated stream without a panic, from the start and reloaded
+/// halfway, and restore unchanged from its checkpoint; what they refuse,
+/// `Engine::new` must refuse too. Panics otherwise.
+pub fn check(data: &[u8]) {
+    let Some(cfg) = edit(data) else {
+        return;
+    };
+    let events = events();
+    let valid = cfg.validate();
+    let started = Engine::new(cfg.clone());
+    assert_eq!(
+        valid.is_ok(),
+        started.is_ok(),
+        "the checks and the engine disagree: {valid:?}"
+    );
+    let Ok(mut engine) = started else {
+        return;
+    };
+    crate::drive(&mut engine, events.iter().cloned());
+    crate::checkpoint_round_trip(&mut engine);
+
+    // Reloaded halfway, as `[engine]` reloads between batches.
+    let mut live = crate::engine();
+    let (before, after) = events.split_at(events.len() / 2);
+    let mut out = Vec::new();
+    for e in before.iter().cloned() {
+        let _ = live.ingest(e, &mut out);
+    }
+    if EngineConfig::default().check_live_change(&cfg).is_ok() {
+        live.reconfigure(cfg)
+            .expect("settings the checks accept are applied live");
+    }
+    crate::drive(&mut live, after.iter().cloned());
+    crate::checkpoint_round_trip(&mut live);
+}
 
 /// The default settings with the input's edits made, or nothing when the
 /// edited settings do not read back (a value of the wrong type).
@@ -225,5 +262,32 @@ mod tests {
             .filter(|c| *c != EngineConfig::default())
             .count();
         assert!(changed > leaves.len() / 2, "{changed} of {}", leaves.len());
+    }
+
+    /// Every setting at every edge value, one at a time: what the fuzzer
+    /// reaches first, kept as a sweep that needs no fuzzer. Each edit
+    /// that reads back and passes the checks runs the engine twice.
+    #[test]
+    fn every_setting_at_every_edge_value_runs() {
+        let (mut valid, mut refused) = (0, 0);
+        for leaf in 0..leaf_count() as u16 {
+            for kind in 0..NUMBERS.len().max(DURATIONS.len()) as u8 {
+                let mut e = [0u8; EDIT];
+                e[..2].copy_from_slice(&leaf.to_le_bytes());
+                e[2] = kind;
+                match edit(&e).map(|c| c.validate().is_ok()) {
+                    Some(true) => valid += 1,
+                    Some(false) => refused += 1,
+                    None => continue,
+                }
+                check(&e);
+            }
+        }
+        // Both sides are exercised: edge values the checks take, and
+        // edge values they refuse.
+        assert!(
+            valid > 100 && refused > 100,
+            "{valid} valid, {refused} refused"
+        );
     }
 }

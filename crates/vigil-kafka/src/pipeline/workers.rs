@@ -26,9 +26,9 @@ use vigil_domain::{EventType, Output, PlayerEvent, Reject, Timestamp};
 use super::outputs::Sinks;
 use super::{OutRecord, Part, dead_letter};
 
-/// Below this many messages a chunk is handled on the loop's thread:
-/// starting a worker costs tens of microseconds.
-const PARALLEL_MIN: usize = 512;
+/// Below this many messages a chunk is handled (and freed) on the loop's
+/// thread: waking a worker costs tens of microseconds.
+pub(super) const PARALLEL_MIN: usize = 512;
 
 /// What handling a chunk counted, for the batch's metrics.
 #[derive(Debug)]
@@ -204,6 +204,22 @@ impl Crew {
                 work();
             }),
             _ => work(),
+        }
+    }
+
+    /// Runs `side` on one of the crew's workers while `main` runs on this
+    /// thread, returning `main`'s result once both are done (both here,
+    /// one after the other, without workers).
+    pub(crate) fn alongside<R>(&self, side: impl FnOnce() + Send, main: impl FnOnce() -> R) -> R {
+        match &self.pool {
+            Some(pool) => pool.in_place_scope(|s| {
+                s.spawn(|_| side());
+                main()
+            }),
+            None => {
+                side();
+                main()
+            }
         }
     }
 
@@ -732,6 +748,33 @@ mod tests {
             assert!(
                 parallel.0 == serial.0,
                 "records differ on {threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn alongside_runs_the_side_work_on_a_worker_and_waits_for_it() {
+        let here = std::thread::current().id();
+        for threads in [1, 2] {
+            let crew = Crew::new(threads);
+            let side = Mutex::new(None);
+            let main = crew.alongside(
+                || {
+                    // Long enough that returning early would be seen.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    *side.lock().unwrap() = Some(std::thread::current().id());
+                },
+                || std::thread::current().id(),
+            );
+            assert_eq!(main, here, "main work on the calling thread");
+            let side = side
+                .into_inner()
+                .unwrap()
+                .expect("side work done on return");
+            assert_eq!(
+                side == here,
+                threads == 1,
+                "side work's thread with {threads}"
             );
         }
     }

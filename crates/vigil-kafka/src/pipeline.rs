@@ -684,7 +684,7 @@ impl Pipeline {
         // Freeing a chunk's messages (librdkafka's, one call each) took 5-7 %
         // of a turn on the loop's thread while the worker idled; freed on
         // the worker while this thread publishes, a turn is shorter (+9 %
-        // events/s and -8 % CPU per event in the pipeline bench). Nothing
+        // events/s and -6 % CPU per event in the pipeline bench). Nothing
         // after handling reads the messages.
         let consumer = self.intake.consumer();
         if n >= workers::PARALLEL_MIN {

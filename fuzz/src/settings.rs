@@ -90,6 +90,10 @@ pub fn check(data: &[u8]) {
         "the checks and the engine disagree: {valid:?}"
     );
     let Ok(mut engine) = started else {
+        assert!(
+            crate::engine().reconfigure(cfg).is_err(),
+            "a live reload took settings the checks refuse"
+        );
         return;
     };
     crate::drive(&mut engine, events.iter().cloned());
@@ -113,33 +117,43 @@ pub fn check(data: &[u8]) {
 /// The default settings with the input's edits made, or nothing when the
 /// edited settings do not read back (a value of the wrong type).
 pub fn edit(data: &[u8]) -> Option<EngineConfig> {
-    let mut root = serde_json::to_value(EngineConfig::default()).expect("settings serialise");
-    for (pointer, new) in edits(data) {
-        if let Some(leaf) = root.pointer_mut(&pointer) {
-            *leaf = new;
-        }
-    }
-    serde_json::from_value(root).ok()
+    serde_json::from_value(apply(data).0).ok()
 }
 
 /// The input's edits, in order: which setting (a JSON pointer into the
 /// settings) gets which value. `cargo run --bin settings FILE` prints them
 /// for a finding.
 pub fn edits(data: &[u8]) -> Vec<(String, Value)> {
-    let mut root = serde_json::to_value(EngineConfig::default()).expect("settings serialise");
-    let leaves = leaves(&root);
-    let mut out = Vec::new();
+    apply(data).1
+}
+
+/// The default settings as serde sees them, and the paths of their leaves:
+/// made once, as every input starts from them.
+fn defaults() -> &'static (Value, Vec<String>) {
+    static DEFAULTS: OnceLock<(Value, Vec<String>)> = OnceLock::new();
+    DEFAULTS.get_or_init(|| {
+        let root = serde_json::to_value(EngineConfig::default()).expect("settings serialise");
+        let leaves = leaves(&root);
+        (root, leaves)
+    })
+}
+
+/// The edited settings and the edits made.
+fn apply(data: &[u8]) -> (Value, Vec<(String, Value)>) {
+    let (defaults, leaves) = defaults();
+    let mut root = defaults.clone();
+    let mut made = Vec::new();
     for e in data.chunks_exact(EDIT) {
-        let pick = usize::from(u16::from_le_bytes([e[0], e[1]])) % leaves.len();
+        let pick = &leaves[usize::from(u16::from_le_bytes([e[0], e[1]])) % leaves.len()];
         let raw: [u8; 8] = e[3..].try_into().expect("eight bytes");
-        let Some(leaf) = root.pointer_mut(&leaves[pick]) else {
+        let Some(leaf) = root.pointer_mut(pick) else {
             continue;
         };
         // Later edits of the same setting see the earlier ones.
         *leaf = value(leaf, e[2], raw);
-        out.push((leaves[pick].clone(), leaf.clone()));
+        made.push((pick.clone(), leaf.clone()));
     }
-    out
+    (root, made)
 }
 
 /// The new value of `old`, of `kind` (an index into the edge values, or
@@ -167,25 +181,22 @@ fn value(old: &Value, kind: u8, raw: [u8; 8]) -> Value {
     }
 }
 
-/// Whether a default setting's text is a duration (`humantime`'s form,
-/// such as `12h` or `1d 12h`).
+/// Whether a setting's text is a duration (`humantime`'s form, such as
+/// `12h` or `1d 12h`).
 fn looks_like_duration(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_digit()) && humantime_like(s)
-}
-
-fn humantime_like(s: &str) -> bool {
-    s.split_whitespace().all(|part| {
-        let unit = part.trim_start_matches(|c: char| c.is_ascii_digit());
-        matches!(
-            unit,
-            "ns" | "us" | "ms" | "s" | "m" | "min" | "h" | "d" | "w" | "M" | "y"
-        )
-    })
+    s.starts_with(|c: char| c.is_ascii_digit())
+        && s.split_whitespace().all(|part| {
+            let unit = part.trim_start_matches(|c: char| c.is_ascii_digit());
+            matches!(
+                unit,
+                "ns" | "us" | "ms" | "s" | "m" | "min" | "h" | "d" | "w" | "M" | "y"
+            )
+        })
 }
 
 /// How many settings an edit can pick from.
 pub fn leaf_count() -> usize {
-    leaves(&serde_json::to_value(EngineConfig::default()).expect("settings serialise")).len()
+    defaults().1.len()
 }
 
 /// JSON pointers to every number, text and flag in the settings.
@@ -250,7 +261,7 @@ mod tests {
 
     #[test]
     fn an_edit_changes_one_setting() {
-        let leaves = leaves(&serde_json::to_value(EngineConfig::default()).unwrap());
+        let leaves = &defaults().1;
         assert!(leaves.len() > 50, "{leaves:?}");
         let changed = (0..leaves.len() as u16)
             .filter_map(|i| {

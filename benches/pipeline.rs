@@ -234,11 +234,14 @@ fn main() {
     let mut first = None;
     let (mut vigil_cpu0, mut vigil_broker0) = (0.0, 0.0);
     let mut threads0 = BTreeMap::new();
+    let (mut faults0, mut steal0) = (0, 0.0);
     loop {
         let done = health.status().events as usize;
         if done > 0 && first.is_none() {
             first = Some((Instant::now(), done));
             vigil_cpu0 = process_cpu_seconds();
+            faults0 = minor_faults();
+            steal0 = steal_seconds();
             vigil_broker0 = broker_cpu();
             threads0 = thread_cpu();
         }
@@ -252,9 +255,13 @@ fn main() {
     let vigil_rate = (n - at_first) as f64 / vigil_secs;
     let vigil_cpu = process_cpu_seconds() - vigil_cpu0;
     let vigil_broker = broker_cpu() - vigil_broker0;
+    let vigil_faults = minor_faults().saturating_sub(faults0);
+    let steal = steal_seconds() - steal0;
     let mut threads = thread_cpu();
-    for (name, ns) in &mut threads {
-        *ns = ns.saturating_sub(threads0.get(name).copied().unwrap_or(0));
+    for (name, (run, wait)) in &mut threads {
+        let (run0, wait0) = threads0.get(name).copied().unwrap_or((0, 0));
+        *run = run.saturating_sub(run0);
+        *wait = wait.saturating_sub(wait0);
     }
     stop.cancel();
     worker.join().expect("pipeline thread");
@@ -295,12 +302,38 @@ fn main() {
     // workers, librdkafka's broker threads (fetching and parsing for the
     // consumer, sending for the producer), the producer's poll thread.
     let per_event = |ns: u64| ns as f64 / 1e3 / (n - at_first).max(1) as f64;
-    let per_thread: Vec<String> = threads
-        .iter()
-        .filter(|&(_, &ns)| per_event(ns) >= 0.005)
-        .map(|(name, &ns)| format!("{name} {:.2}", per_event(ns)))
-        .collect();
-    println!("CPU per event by thread: {} (us)", per_thread.join(", "));
+    let per_thread = |pick: fn(&(u64, u64)) -> u64| -> String {
+        threads
+            .iter()
+            .filter(|&(_, t)| per_event(t.0) >= 0.005)
+            .map(|(name, t)| format!("{name} {:.2}", per_event(pick(t))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("CPU per event by thread: {} (us)", per_thread(|t| t.0));
+    // Time each thread was ready to run but waited for a core (the broker
+    // and the other threads had them): on two cores, contention rather
+    // than work.
+    println!(
+        "run-queue wait by thread: {} (us per event)",
+        per_thread(|t| t.1)
+    );
+    println!(
+        "wall time per event:    {:.2} us",
+        vigil_secs * 1e6 / (n - at_first).max(1) as f64
+    );
+    // A page fault is a fresh page the kernel zeroes: memory the allocator
+    // gave back and took again, or the working set still growing.
+    println!(
+        "minor page faults:      {:.4} per event (this process)",
+        vigil_faults as f64 / (n - at_first).max(1) as f64
+    );
+    // Time the hypervisor gave this machine's CPUs to others: runs with
+    // much of it are slow for reasons outside vigil.
+    println!(
+        "CPU stolen:             {:.1} % of the machine's CPU time in vigil's phase",
+        100.0 * steal / (vigil_secs * cpus()).max(1e-9)
+    );
     println!("receive-to-publish:     p50 <= {p50} s, p99 <= {p99} s (histogram bucket bounds)");
     let text = handle.render();
     let counter = |name: &str| -> f64 {
@@ -351,25 +384,55 @@ fn process_cpu_seconds() -> f64 {
 
 /// User + system CPU time of the process whose `stat` file this is.
 fn cpu_seconds(path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return 0.0;
-    };
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the line, in clock ticks (100 a second on
-    // Linux).
-    let Some(rest) = stat.rsplit(')').next() else {
-        return 0.0;
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    // utime and stime are the 14th and 15th fields of the line, in clock
+    // ticks (100 a second on Linux).
+    (stat_field(path, 14) + stat_field(path, 15)) as f64 / 100.0
 }
 
-/// CPU time of this process's threads so far, in nanoseconds, summed by
-/// thread name with digits dropped (librdkafka numbers its broker threads
-/// by broker id, which differs between runs), from each thread's
-/// `schedstat` (nanosecond resolution, where `stat` counts 10 ms ticks).
-fn thread_cpu() -> BTreeMap<String, u64> {
+/// CPU time the hypervisor stole from this machine so far, over all its
+/// CPUs (the `steal` column of `/proc/stat`'s `cpu` line, in clock ticks).
+fn steal_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8)?.parse::<f64>().ok())
+        .map_or(0.0, |ticks| ticks / 100.0)
+}
+
+/// CPUs this process may run on.
+fn cpus() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+}
+
+/// Minor page faults of this process so far (the 10th field of its
+/// `stat`).
+fn minor_faults() -> u64 {
+    stat_field("/proc/self/stat", 10)
+}
+
+/// A numeric field of a `/proc/PID/stat` line, counted from 1 as in
+/// proc(5) (0 where there is none).
+fn stat_field(path: &str, field: usize) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    // The command name (field 2) is parenthesised and may hold spaces:
+    // fields are counted from the state, the 3rd, after its `)`.
+    let Some(rest) = stat.rsplit(')').next() else {
+        return 0;
+    };
+    rest.split_whitespace()
+        .nth(field.saturating_sub(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time of this process's threads so far and the time they waited on
+/// a run queue, in nanoseconds, summed by thread name with digits dropped
+/// (librdkafka numbers its broker threads by broker id, which differs
+/// between runs), from each thread's `schedstat` (nanosecond resolution,
+/// where `stat` counts 10 ms ticks).
+fn thread_cpu() -> BTreeMap<String, (u64, u64)> {
     let mut by_name = BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return by_name;
@@ -382,11 +445,8 @@ fn thread_cpu() -> BTreeMap<String, u64> {
         ) else {
             continue;
         };
-        let Some(ns) = sched
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<u64>().ok())
-        else {
+        let mut fields = sched.split_whitespace().map(|v| v.parse::<u64>().ok());
+        let (Some(Some(run)), Some(Some(wait))) = (fields.next(), fields.next()) else {
             continue;
         };
         let name: String = comm
@@ -394,7 +454,9 @@ fn thread_cpu() -> BTreeMap<String, u64> {
             .chars()
             .filter(|c| !c.is_ascii_digit())
             .collect();
-        *by_name.entry(name).or_default() += ns;
+        let entry: &mut (u64, u64) = by_name.entry(name).or_default();
+        entry.0 += run;
+        entry.1 += wait;
     }
     by_name
 }

@@ -889,7 +889,10 @@ impl Engine {
     /// restore needs.
     pub fn take_changes(&mut self, out: &mut Vec<PlayerRecord>) {
         let start = out.len();
-        let mut slots: hashbrown::HashMap<(&str, &str), usize> = hashbrown::HashMap::new();
+        // Sized once: grown by doubling, a checkpoint of every player
+        // rehashed several times over fresh memory.
+        let mut slots: hashbrown::HashMap<(&str, &str), usize> =
+            hashbrown::HashMap::with_capacity(self.changed.len());
         for &idx in &self.changed {
             let p = &self.players[idx as usize];
             let brand: &str = &self.brands[p.state.brand as usize];

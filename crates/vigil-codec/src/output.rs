@@ -14,6 +14,8 @@ use vigil_proto::v1 as pb;
 
 use crate::proto::{from_timestamp, timestamp};
 
+mod score_json;
+
 /// How a topic's values are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -165,61 +167,8 @@ pub fn alert_to_json(a: &Alert) -> String {
     .unwrap_or_default()
 }
 
-/// [`ScoreJson`] with borrowed fields, for writing: one score record is
-/// published for every few events, and copying its strings into the owned
-/// form first was a fifth of what encoding it cost. Same fields, same
-/// order, so the same bytes.
-#[derive(Serialize)]
-struct ScoreJsonRef<'a> {
-    player_id: &'a str,
-    brand: &'a str,
-    ts: &'a str,
-    score: f64,
-    band: &'static str,
-    baseline_ready: bool,
-    reasons: ReasonsJsonRef<'a>,
-}
-
-/// The reasons written straight from the record's, with no list between.
-struct ReasonsJsonRef<'a>(&'a [Reason]);
-
-impl Serialize for ReasonsJsonRef<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|r| ReasonJsonRef {
-            signal: r.signal.as_str(),
-            value: round2(r.value),
-            baseline: round2(r.baseline),
-            change_pct: r.change_pct.map(round2),
-            contribution: round2(r.contribution),
-        }))
-    }
-}
-
-/// [`ReasonJson`] with the signal's static name.
-#[derive(Serialize)]
-struct ReasonJsonRef {
-    signal: &'static str,
-    value: f64,
-    baseline: f64,
-    change_pct: Option<f64>,
-    contribution: f64,
-}
-
 fn score_json_bytes(s: &ScoreRecord) -> Vec<u8> {
-    let ts = s.ts.rfc3339();
-    let record = ScoreJsonRef {
-        player_id: &s.player_id,
-        brand: &s.brand,
-        ts: ts.as_str(),
-        score: round2(s.score),
-        band: s.band.as_str(),
-        baseline_ready: s.baseline_ready,
-        reasons: ReasonsJsonRef(&s.reasons),
-    };
-    let mut out = Vec::with_capacity(256 + 96 * s.reasons.len());
-    // Writing to a Vec cannot fail, and every field serialises.
-    let _ = serde_json::to_writer(&mut out, &record);
-    out
+    score_json::write(s)
 }
 
 /// A score record as one JSON object (no trailing newline).

@@ -131,50 +131,22 @@ fn number(out: &mut Vec<u8>, v: f64) {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde::Serialize;
     use vigil_domain::{Band, Reason, Signal, Timestamp};
 
     use super::*;
 
-    /// The record as serde_json writes it: what the encoder replaced, and
-    /// the reference it must match byte for byte.
+    /// The record as serde_json writes it (the codec's serde form, which
+    /// reads records back): what the encoder replaced, and the reference
+    /// it must match byte for byte.
     fn reference(s: &ScoreRecord) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Score<'a> {
-            player_id: &'a str,
-            brand: &'a str,
-            ts: String,
-            score: f64,
-            band: &'static str,
-            baseline_ready: bool,
-            reasons: Vec<ReasonJson>,
-        }
-        #[derive(Serialize)]
-        struct ReasonJson {
-            signal: &'static str,
-            value: f64,
-            baseline: f64,
-            change_pct: Option<f64>,
-            contribution: f64,
-        }
-        serde_json::to_vec(&Score {
-            player_id: &s.player_id,
-            brand: &s.brand,
+        serde_json::to_vec(&super::super::ScoreJson {
+            player_id: s.player_id.clone(),
+            brand: s.brand.clone(),
             ts: s.ts.rfc3339().as_str().to_owned(),
             score: round2(s.score),
-            band: s.band.as_str(),
+            band: s.band.as_str().to_owned(),
             baseline_ready: s.baseline_ready,
-            reasons: s
-                .reasons
-                .iter()
-                .map(|r| ReasonJson {
-                    signal: r.signal.as_str(),
-                    value: round2(r.value),
-                    baseline: round2(r.baseline),
-                    change_pct: r.change_pct.map(round2),
-                    contribution: round2(r.contribution),
-                })
-                .collect(),
+            reasons: super::super::reasons_json(&s.reasons),
         })
         .unwrap()
     }

@@ -167,14 +167,10 @@ pub fn alert_to_json(a: &Alert) -> String {
     .unwrap_or_default()
 }
 
-fn score_json_bytes(s: &ScoreRecord) -> Vec<u8> {
-    score_json::write(s)
-}
-
 /// A score record as one JSON object (no trailing newline).
 pub fn score_to_json(s: &ScoreRecord) -> String {
     // serde_json writes valid UTF-8.
-    String::from_utf8(score_json_bytes(s)).unwrap_or_default()
+    String::from_utf8(score_json::write(s)).unwrap_or_default()
 }
 
 /// Reads an alert back from its JSON form.
@@ -379,7 +375,7 @@ pub fn encode_alert(a: &Alert, e: Encoding) -> Vec<u8> {
 /// A score record in the given encoding.
 pub fn encode_score(s: &ScoreRecord, e: Encoding) -> Vec<u8> {
     match e {
-        Encoding::Json => score_json_bytes(s),
+        Encoding::Json => score_json::write(s),
         Encoding::Protobuf => score_to_proto(s),
     }
 }

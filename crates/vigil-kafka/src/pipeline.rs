@@ -294,6 +294,9 @@ struct InFlight {
 /// Batches whose acknowledgements may be outstanding at once; beyond this
 /// the loop waits for the oldest (backpressure on the producer).
 const MAX_IN_FLIGHT: usize = 4;
+/// Longest emptied list of records kept for reuse (some megabytes):
+/// several batches' outputs, far below a checkpoint of every player.
+const SPARE_RECORDS_MAX: usize = 65_536;
 /// Changelog records one thread encodes at a time.
 const CHANGELOG_BLOCK: usize = 64;
 /// Sends of one record before the pipeline gives up (and exits, so offsets
@@ -868,9 +871,14 @@ impl Core {
     /// faulted in afresh (the allocator had returned them), which was a
     /// tenth of the loop thread's time with the per-partition lists that
     /// `workers::run_all` no longer grows.
+    /// A list longer than [`SPARE_RECORDS_MAX`] (the checkpoint of a
+    /// revocation or of a large restore) is freed instead: kept, its
+    /// memory would stay taken for the life of the process.
     fn recycle(&mut self, mut records: Vec<OutRecord>) {
         records.clear();
-        if records.capacity() > 0 && self.spare_outboxes.len() <= MAX_IN_FLIGHT {
+        if (1..=SPARE_RECORDS_MAX).contains(&records.capacity())
+            && self.spare_outboxes.len() <= MAX_IN_FLIGHT
+        {
             self.spare_outboxes.push(records);
         }
     }

@@ -274,11 +274,19 @@ impl DayWindow {
             };
             let extent = end - start;
             for (o, &(a, z)) in out.iter_mut().zip(&intervals) {
-                let overlap = (z.min(end) - a.max(start)).max(0.0);
-                if overlap <= 0.0 {
-                    continue;
-                }
-                let f = (overlap / extent).min(1.0);
+                // A day wholly inside the span, as most are, counts whole:
+                // the general case below gives exactly 1 for it too (its
+                // overlap is its extent), but only after a division per day
+                // and span.
+                let f = if a <= start && end <= z {
+                    1.0
+                } else {
+                    let overlap = (z.min(end) - a.max(start)).max(0.0);
+                    if overlap <= 0.0 {
+                        continue;
+                    }
+                    (overlap / extent).min(1.0)
+                };
                 o.visits += v as f64 * f;
                 o.bets += b as f64 * f;
                 o.stake_cents += st as f64 * f;
@@ -571,6 +579,64 @@ mod tests {
             prop_assert!((whole.stake_cents - stake).abs() < 1e-3);
             prop_assert!((near.bets + far.bets - whole.bets).abs() < 1e-6);
             prop_assert!((near.active_days + far.active_days - whole.active_days).abs() < 1e-6);
+        }
+
+        /// Whole days take a shortcut past the overlap arithmetic; the
+        /// sums are the general formula's to the bit (so scores, and the
+        /// alerts they raise, are those of the formula), whatever the spans,
+        /// including fractional ones and a `now` inside the head day.
+        #[test]
+        fn sums_are_the_overlap_formula_to_the_bit(
+            days in prop::collection::vec((0i64..40, 0u8..3, 0u16..5, 0u64..100_000_000), 1..60),
+            now_ms in 0i64..DAY_MS,
+            ahead in 0i64..3,
+            spans in prop::collection::vec((0.0f64..30.0, 0.0f64..30.0), 3),
+        ) {
+            let mut w = DayWindow::default();
+            let mut sorted = days.clone();
+            sorted.sort();
+            for &(d, v, b, st) in &sorted {
+                w.add(at(d, 3_600_000), DayDelta { visits: v, bets: b, stake_cents: st });
+            }
+            let now = at(i64::from(w.head_day) - 1 + ahead, now_ms);
+            let spans: [Span; 3] = std::array::from_fn(|i| Span { ago_days: spans[i].0, len_days: spans[i].1 });
+            let got = w.sums(now, spans);
+            // The formula, day by day, newest first, as `sums` adds them.
+            let now_days = now.days_f64();
+            let mut want = [Sums::default(); 3];
+            for (o, s) in want.iter_mut().zip(&spans) {
+                let (a, z) = (now_days - s.ago_days - s.len_days, now_days - s.ago_days);
+                for back in 0..WINDOW_DAYS as i64 {
+                    let day = i64::from(w.head_day) - back;
+                    if day < 0 {
+                        break;
+                    }
+                    let k = DayWindow::slot(day as u32);
+                    let (v, b, st) = (w.visits[k], w.bets[k], w.stake_cents[k]);
+                    if v == 0 && b == 0 && st == 0 {
+                        continue;
+                    }
+                    let start = day as f64;
+                    let end = if day == now.day() { now_days.max(start + 1e-9) } else { start + 1.0 };
+                    let overlap = (z.min(end) - a.max(start)).max(0.0);
+                    if overlap <= 0.0 {
+                        continue;
+                    }
+                    let f = (overlap / (end - start)).min(1.0);
+                    o.visits += v as f64 * f;
+                    o.bets += b as f64 * f;
+                    o.stake_cents += st as f64 * f;
+                    if v > 0 || b > 0 {
+                        o.active_days += f;
+                    }
+                }
+            }
+            for (g, w) in got.iter().zip(&want) {
+                prop_assert_eq!(g.visits.to_bits(), w.visits.to_bits());
+                prop_assert_eq!(g.bets.to_bits(), w.bets.to_bits());
+                prop_assert_eq!(g.stake_cents.to_bits(), w.stake_cents.to_bits());
+                prop_assert_eq!(g.active_days.to_bits(), w.active_days.to_bits());
+            }
         }
 
         /// Reading the memory ahead of the window's head gives what

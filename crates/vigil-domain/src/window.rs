@@ -322,12 +322,17 @@ impl DayWindow {
         }
         // Per day: active, bets, stake.
         let mut daily = [[0.0f64; 3]; WINDOW_DAYS];
+        let mut total = [0.0f64; 3];
         let mut depth = [0.0f64; 3];
         for (k, day) in (first..=last).enumerate() {
             let s = Self::slot(day as u32);
             let (v, b) = (self.visits[s], self.bets[s] as f64);
             let on = v > 0 || b > 0.0;
-            daily[k] = [f64::from(u8::from(on)), b, self.stake_cents[s] as f64];
+            let d = [f64::from(u8::from(on)), b, self.stake_cents[s] as f64];
+            daily[k] = d;
+            for (t, x) in total.iter_mut().zip(d) {
+                *t += x;
+            }
             if on {
                 depth[0] += 1.0;
                 depth[1] += b;
@@ -345,22 +350,27 @@ impl DayWindow {
         // days (a baseline that holds the start of a decline is a trend,
         // not chance, and must not make a real fall look ordinary), scaled
         // to a week of independent days.
-        let detrended = |f: usize| {
-            let xs = daily[..days].iter().map(|d| d[f]);
-            let nf = days as f64;
-            let mk = (nf - 1.0) / 2.0;
-            let mx = xs.clone().sum::<f64>() / nf;
-            let (mut skk, mut skx, mut sxx) = (0.0, 0.0, 0.0);
-            for (k, x) in xs.enumerate() {
-                let (dk, dx) = (k as f64 - mk, x - mx);
-                skk += dk * dk;
-                skx += dk * dx;
-                sxx += dx * dx;
+        // The three figures in one pass over the days, each summed in the
+        // same order as it would be alone (so to the same bits).
+        let nf = days as f64;
+        let mk = (nf - 1.0) / 2.0;
+        let mx = total.map(|t| t / nf);
+        let mut skk = 0.0;
+        let (mut skx, mut sxx) = ([0.0f64; 3], [0.0f64; 3]);
+        for (k, d) in daily[..days].iter().enumerate() {
+            let dk = k as f64 - mk;
+            skk += dk * dk;
+            for f in 0..3 {
+                let dx = d[f] - mx[f];
+                skx[f] += dk * dx;
+                sxx[f] += dx * dx;
             }
+        }
+        let detrended = |f: usize| {
             let residual = if skk > 0.0 {
-                sxx - skx * skx / skk
+                sxx[f] - skx[f] * skx[f] / skk
             } else {
-                sxx
+                sxx[f]
             };
             (residual.max(0.0) / (nf - 2.0) * 7.0).sqrt()
         };
@@ -637,6 +647,57 @@ mod tests {
                 prop_assert_eq!(g.stake_cents.to_bits(), w.stake_cents.to_bits());
                 prop_assert_eq!(g.active_days.to_bits(), w.active_days.to_bits());
             }
+        }
+
+        /// The spread's three figures are read in one pass; each is what
+        /// the per-figure formula gives alone, to the bit.
+        #[test]
+        fn weekly_spreads_are_the_per_figure_formula_to_the_bit(
+            days in prop::collection::vec((0i64..40, 0u8..3, 0u16..50, 0u64..100_000_000), 1..60),
+            ago in 0.0f64..10.0,
+            len in 0.0f64..30.0,
+        ) {
+            let mut w = DayWindow::default();
+            let mut sorted = days.clone();
+            sorted.sort();
+            for &(d, v, b, st) in &sorted {
+                w.add(at(d, 3_600_000), DayDelta { visits: v, bets: b, stake_cents: st });
+            }
+            let now = at(i64::from(w.head_day), 7_200_000);
+            let span = Span { ago_days: ago, len_days: len };
+            let got = w.weekly_spread(now, span);
+            // The days the spread reads, oldest first, and each figure's
+            // detrended spread computed alone.
+            let now_days = now.days_f64();
+            let head = i64::from(w.head_day);
+            let first = ((now_days - ago - len).ceil() as i64).max(head - WINDOW_DAYS as i64 + 1).max(0);
+            let last = ((now_days - ago).floor() as i64 - 1).min(head);
+            let daily: Vec<[f64; 3]> = (first..=last)
+                .map(|day| {
+                    let k = DayWindow::slot(day as u32);
+                    let on = w.visits[k] > 0 || w.bets[k] > 0;
+                    [f64::from(u8::from(on)), f64::from(w.bets[k]), f64::from(w.stake_cents[k])]
+                })
+                .collect();
+            prop_assume!(daily.len() >= 9);
+            let alone = |f: usize| {
+                let nf = daily.len() as f64;
+                let mk = (nf - 1.0) / 2.0;
+                let mx = daily.iter().map(|d| d[f]).sum::<f64>() / nf;
+                let (mut skk, mut skx, mut sxx) = (0.0, 0.0, 0.0);
+                for (k, d) in daily.iter().enumerate() {
+                    let (dk, dx) = (k as f64 - mk, d[f] - mx);
+                    skk += dk * dk;
+                    skx += dk * dx;
+                    sxx += dx * dx;
+                }
+                let residual = if skk > 0.0 { sxx - skx * skx / skk } else { sxx };
+                (residual.max(0.0) / (nf - 2.0) * 7.0).sqrt()
+            };
+            let got = got.expect("nine days or more have a spread");
+            prop_assert_eq!(got.active_days.to_bits(), alone(0).to_bits());
+            prop_assert_eq!(got.bets.to_bits(), alone(1).to_bits());
+            prop_assert_eq!(got.stake_cents.to_bits(), alone(2).to_bits());
         }
 
         /// Reading the memory ahead of the window's head gives what

@@ -238,7 +238,9 @@ impl DayWindow {
 
     /// Sums over each span, in one pass over the buckets.
     pub fn sums<const N: usize>(&self, now: Timestamp, spans: [Span; N]) -> [Sums; N] {
-        let mut out = [Sums::default(); N];
+        // Visits, bets, stake and active days per span, as one array so the
+        // four sums can share vector adds (each still sums in day order).
+        let mut out = [[0.0f64; 4]; N];
         let now_days = now.days_f64();
         let now_day = now.day();
         let head = self.head_day as i64;
@@ -253,13 +255,18 @@ impl DayWindow {
             .iter()
             .map(|&(a, _)| a)
             .fold(f64::INFINITY, f64::min);
-        for back in 0..WINDOW_DAYS as i64 {
+        // A day ends at most a day after its start (the current day at
+        // `now`), so it overlaps nothing when `start + 1 <= earliest`: the
+        // days read are those after `earliest - 1` (subtracting 1 is exact
+        // at these magnitudes), the window's and not before day 0. Found
+        // once rather than tested per day in floating point.
+        let after = (earliest - 1.0).floor();
+        let oldest = head
+            .saturating_sub(WINDOW_DAYS as i64 - 1)
+            .max(0)
+            .max((after as i64).saturating_add(1));
+        for back in 0..head + 1 - oldest.min(head + 1) {
             let day = head - back;
-            // A day ends at most a day after its start (the current day at
-            // `now`), so it overlaps nothing when `start + 1 <= earliest`.
-            if day < 0 || day as f64 + 1.0 <= earliest {
-                break;
-            }
             let s = Self::slot(day as u32);
             let (v, b, st) = (self.visits[s], self.bets[s], self.stake_cents[s]);
             if v == 0 && b == 0 && st == 0 {
@@ -273,6 +280,12 @@ impl DayWindow {
                 start + 1.0
             };
             let extent = end - start;
+            let day_sums = [
+                f64::from(v),
+                f64::from(b),
+                f64::from(st),
+                f64::from(u8::from(v > 0 || b > 0)),
+            ];
             for (o, &(a, z)) in out.iter_mut().zip(&intervals) {
                 // A day wholly inside the span, as most are, counts whole:
                 // the general case below gives exactly 1 for it too (its
@@ -287,15 +300,19 @@ impl DayWindow {
                     }
                     (overlap / extent).min(1.0)
                 };
-                o.visits += v as f64 * f;
-                o.bets += b as f64 * f;
-                o.stake_cents += st as f64 * f;
-                if v > 0 || b > 0 {
-                    o.active_days += f;
+                // An inactive day adds +0.0 to its active days, which
+                // leaves them as they were (they start at +0.0).
+                for (o, x) in o.iter_mut().zip(day_sums) {
+                    *o += x * f;
                 }
             }
         }
-        out
+        out.map(|[visits, bets, stake_cents, active_days]| Sums {
+            visits,
+            bets,
+            stake_cents,
+            active_days,
+        })
     }
 
     /// How much a week of this player varies, measured on the whole days

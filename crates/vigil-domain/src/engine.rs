@@ -33,11 +33,10 @@ use crate::window::Span;
 
 mod index;
 mod prefetch;
-pub use prefetch::prefetch_bytes;
+pub use prefetch::{prefetch, prefetch_bytes};
 mod store;
 mod wheel;
 use index::PlayerIndex;
-use prefetch::prefetch;
 use store::ChunkedVec;
 use wheel::TimerWheel;
 

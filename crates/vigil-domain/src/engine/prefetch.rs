@@ -14,7 +14,7 @@ const LINE: usize = 64;
 /// Starts loading every cache line of `value` into the cache. Never
 /// faults and changes nothing the program can observe: only speed.
 #[inline(always)]
-pub(super) fn prefetch<T>(value: &T) {
+pub fn prefetch<T>(value: &T) {
     let start = value as *const T as usize;
     let end = start + std::mem::size_of::<T>().max(1);
     let mut line = start & !(LINE - 1);

@@ -82,6 +82,26 @@ impl<'a> Fetched<'a> {
     }
 }
 
+/// A message whose record can be asked for ahead of reading it.
+///
+/// librdkafka's thread wrote each message's record (offset, partition,
+/// payload pointer) on another core, and every record is an allocation of
+/// its own, so the first read of each one missed the cache: about half of
+/// the handling loop's own time, and the read of the payload pointer that
+/// the decoder prefetches by.
+pub(super) trait Ahead: Message {
+    /// Starts loading the message's record; nothing the program observes.
+    fn ask_ahead(&self) {}
+}
+
+impl Ahead for Fetched<'_> {
+    fn ask_ahead(&self) {
+        vigil_domain::engine::prefetch(self.raw());
+    }
+}
+
+impl Ahead for rdkafka::message::OwnedMessage {}
+
 impl Drop for Fetched<'_> {
     fn drop(&mut self) {
         if let Source::Read(ptr, _) = self.0 {

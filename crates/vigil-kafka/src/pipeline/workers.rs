@@ -23,6 +23,7 @@ use rdkafka::message::Message;
 use vigil_codec::output::Encoding;
 use vigil_domain::{EventType, Output, PlayerEvent, Reject, Timestamp};
 
+use super::fetched::Ahead;
 use super::outputs::Sinks;
 use super::{OutRecord, Part, dead_letter};
 
@@ -81,7 +82,7 @@ impl<'a> Work<'a> {
     /// Applies this partition's decoded messages, in order: its blocks
     /// one after the other, each decoded here unless another thread has
     /// done it or is doing it.
-    fn run<M: Message>(
+    fn run<M: Ahead>(
         &mut self,
         chunk: &[M],
         blocks: &[Block],
@@ -96,7 +97,10 @@ impl<'a> Work<'a> {
         for block in blocks {
             let events = block.take(chunk, progress);
             let mut pending = Vec::new();
-            for (&i, decoded) in block.messages.iter().zip(events) {
+            for (k, (&i, decoded)) in block.messages.iter().zip(events).enumerate() {
+                if let Some(&next) = block.messages.get(k + RECORD_AHEAD) {
+                    chunk[next].ask_ahead();
+                }
                 handle(
                     &self.topic,
                     self.part,
@@ -139,6 +143,10 @@ fn decode<M: Message>(
 /// How many messages ahead of the one being decoded a payload is
 /// prefetched.
 const PREFETCH_AHEAD: usize = 2;
+
+/// How many messages ahead of the one read a message's record is asked
+/// for (see [`Ahead`]); the decoder asks this much before its payload.
+const RECORD_AHEAD: usize = 2;
 
 /// Messages one thread decodes at a time.
 const DECODE_BLOCK: usize = 256;
@@ -315,7 +323,7 @@ impl Drop for Abandon<'_> {
 
 impl Block {
     /// Decodes the block if nobody has started on it.
-    fn decode_if_free<M: Message>(&self, chunk: &[M], progress: &Progress) -> bool {
+    fn decode_if_free<M: Ahead>(&self, chunk: &[M], progress: &Progress) -> bool {
         if self
             .state
             .compare_exchange(FREE, BUSY, Ordering::AcqRel, Ordering::Acquire)
@@ -331,6 +339,9 @@ impl Block {
             .iter()
             .enumerate()
             .map(|(k, &i)| {
+                if let Some(&next) = self.messages.get(k + PREFETCH_AHEAD + RECORD_AHEAD) {
+                    chunk[next].ask_ahead();
+                }
                 if let Some(&next) = self.messages.get(k + PREFETCH_AHEAD) {
                     vigil_domain::engine::prefetch_bytes(chunk[next].payload().unwrap_or_default());
                 }
@@ -348,11 +359,7 @@ impl Block {
 
     /// The decoded events, decoding them here or waiting for the thread
     /// that is.
-    fn take<M: Message>(
-        &self,
-        chunk: &[M],
-        progress: &Progress,
-    ) -> Vec<Result<PlayerEvent, Reject>> {
+    fn take<M: Ahead>(&self, chunk: &[M], progress: &Progress) -> Vec<Result<PlayerEvent, Reject>> {
         if !self.decode_if_free(chunk, progress) {
             let mut guard = progress.lock.lock().unwrap_or_else(|e| e.into_inner());
             while self.state.load(Ordering::Acquire) != DONE {
@@ -420,7 +427,7 @@ impl Block {
 ///
 /// An event stamped after `latest` is refused (`timestamp_in_future`).
 /// The records go to the end of `outbox`.
-pub(super) fn run_all<M: Message + Sync>(
+pub(super) fn run_all<M: Ahead + Sync>(
     work: &mut [Work<'_>],
     chunk: &[M],
     sinks: &Sinks,

@@ -642,6 +642,11 @@ fn json_refuses_non_objects_and_names_wrong_types() {
     );
     let not_utf8 = json::decode_event(b"{\"type\":\"login\",\"x\":\"\xff\"}").unwrap_err();
     assert_eq!(not_utf8.code(), "invalid_json");
+    assert!(
+        not_utf8.to_string().contains("not UTF-8")
+            && not_utf8.to_string().contains("from index 21"),
+        "{not_utf8}"
+    );
     // Escapes in keys and values are read like any other.
     let e = json::decode_event(
         br#"{"event_id":"e\u0031","player_id":"p","brand":"b","ts":"2026-11-01T12:00:00Z","\u0074ype":"login"}"#,
@@ -1220,6 +1225,29 @@ proptest! {
         let _ = proto::decode_event(&mutated(proto::encode_event(&e), flips.clone(), cut));
         let snap = PlayerSnapshot { player_id: e.player_id.into(), brand: e.brand.into(), state: PlayerState::default() };
         let _ = snapshot::decode_snapshot(&mutated(snapshot::encode_snapshot(&snap), flips, cut));
+    }
+}
+
+proptest! {
+    /// The fast UTF-8 check refuses exactly the lines std refuses, and the
+    /// reason names std's position.
+    #[test]
+    fn json_refuses_as_not_utf8_exactly_what_std_refuses(
+        e in event(),
+        flips in prop::collection::vec((any::<usize>(), 0x80u8..), 0..3),
+    ) {
+        let b = mutated(json::encode_event(&e).into_bytes(), flips, 0);
+        let got = json::decode_event(&b);
+        match std::str::from_utf8(&b) {
+            Ok(_) => prop_assert!(
+                !matches!(&got, Err(r) if r.to_string().contains("not UTF-8")),
+                "{got:?}"
+            ),
+            Err(why) => {
+                let Err(r) = got else { panic!("accepted bytes std refuses") };
+                prop_assert!(r.to_string().contains(&why.to_string()), "{r}");
+            }
+        }
     }
 }
 

@@ -221,7 +221,7 @@ fn req<'a, 'b>(v: &'b Option<Val<'a>>, field: &'static str) -> Result<&'b Val<'a
 /// A string field's text, which must not be blank.
 fn text<'b>(v: &'b Val<'_>, field: &'static str) -> Result<&'b str, Reject> {
     match v {
-        Val::Str(s) if !s.trim().is_empty() => Ok(s),
+        Val::Str(s) if !check::blank(s) => Ok(s),
         Val::Str(_) => Err(invalid(field, "must not be empty")),
         other => Err(invalid(
             field,
@@ -340,7 +340,7 @@ pub fn decode_event(line: &[u8]) -> Result<PlayerEvent, Reject> {
         // told from an absent one: not worth refusing the visit over.
         EventType::Login => Payload::Login {
             channel: match present(&f.channel) {
-                Some(Val::Str(s)) if s.trim().is_empty() => None,
+                Some(Val::Str(s)) if check::blank(s) => None,
                 Some(v) => Some(string(v, "channel")?),
                 None => None,
             },

@@ -17,7 +17,7 @@ use crate::check::{self, invalid};
 /// A required string. Protobuf 3 cannot tell an empty string from an absent
 /// one, so an empty (or blank) one is reported as missing.
 fn nonempty(s: String, field: &'static str) -> Result<String, Reject> {
-    if s.trim().is_empty() {
+    if check::blank(&s) {
         Err(Reject::MissingField(field))
     } else {
         Ok(s)
@@ -90,7 +90,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<PlayerEvent, Reject> {
     );
     let payload = match payload {
         P::Login(l) => Payload::Login {
-            channel: l.channel.filter(|c| !c.trim().is_empty()),
+            channel: l.channel.filter(|c| !check::blank(c)),
         },
         P::SessionEnd(s) => Payload::SessionEnd {
             duration_s: s.duration_s,

@@ -210,6 +210,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string with no escape and no control character, borrowed.
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;

@@ -14,10 +14,129 @@ use vigil_proto::v1::player_event::Payload as P;
 
 use crate::check::{self, invalid};
 
+mod wire;
+
+/// A `PlayerEvent` as it came off the wire, its text borrowed: what both
+/// readers give (the hand one in [`wire`] and prost's), so that one
+/// function, [`event_of`], checks every event the same way.
+#[derive(Debug, Clone, PartialEq)]
+struct View<'a> {
+    event_id: &'a str,
+    player_id: &'a str,
+    brand: &'a str,
+    /// Seconds and nanoseconds, when the field is present.
+    ts: Option<(i64, i32)>,
+    payload: Option<Body<'a>>,
+}
+
+/// The payload of a [`View`]: the fields of each message of the
+/// `payload` oneof, enums as their wire numbers.
+#[derive(Debug, Clone, PartialEq)]
+enum Body<'a> {
+    Login {
+        channel: Option<&'a str>,
+    },
+    SessionEnd {
+        duration_s: u32,
+    },
+    Bet {
+        stake: f64,
+        currency: &'a str,
+        game: &'a str,
+        win: Option<f64>,
+    },
+    Deposit {
+        amount: f64,
+        currency: &'a str,
+        status: i32,
+    },
+    Withdrawal {
+        amount: f64,
+        currency: &'a str,
+        status: i32,
+    },
+    Ticket {
+        ticket_id: &'a str,
+        action: i32,
+    },
+    LotteryTicket {
+        draw_id: &'a str,
+        amount: f64,
+        currency: &'a str,
+    },
+    Bonus {
+        action: i32,
+        amount: Option<f64>,
+    },
+    Message {
+        channel: i32,
+        action: i32,
+    },
+    Nps {
+        score: u32,
+    },
+    Rg {
+        action: i32,
+    },
+}
+
+/// What prost decoded, as a [`View`].
+fn view_of(e: &pb::PlayerEvent) -> View<'_> {
+    View {
+        event_id: &e.event_id,
+        player_id: &e.player_id,
+        brand: &e.brand,
+        ts: e.ts.as_ref().map(|t| (t.seconds, t.nanos)),
+        payload: e.payload.as_ref().map(|p| match p {
+            P::Login(l) => Body::Login {
+                channel: l.channel.as_deref(),
+            },
+            P::SessionEnd(s) => Body::SessionEnd {
+                duration_s: s.duration_s,
+            },
+            P::Bet(b) => Body::Bet {
+                stake: b.stake,
+                currency: &b.currency,
+                game: &b.game,
+                win: b.win,
+            },
+            P::Deposit(d) => Body::Deposit {
+                amount: d.amount,
+                currency: &d.currency,
+                status: d.status,
+            },
+            P::Withdrawal(w) => Body::Withdrawal {
+                amount: w.amount,
+                currency: &w.currency,
+                status: w.status,
+            },
+            P::Ticket(t) => Body::Ticket {
+                ticket_id: &t.ticket_id,
+                action: t.action,
+            },
+            P::LotteryTicket(l) => Body::LotteryTicket {
+                draw_id: &l.draw_id,
+                amount: l.amount,
+                currency: &l.currency,
+            },
+            P::Bonus(b) => Body::Bonus {
+                action: b.action,
+                amount: b.amount,
+            },
+            P::Message(m) => Body::Message {
+                channel: m.channel,
+                action: m.action,
+            },
+            P::Nps(n) => Body::Nps { score: n.score },
+            P::Rg(r) => Body::Rg { action: r.action },
+        }),
+    }
+}
+
 /// A required string. Protobuf 3 cannot tell an empty string from an absent
 /// one, so an empty (or blank) one is reported as missing.
-fn nonempty(s: String, field: &'static str) -> Result<String, Reject> {
-    if check::blank(&s) {
+fn nonempty<'a>(s: &'a str, field: &'static str) -> Result<&'a str, Reject> {
+    if check::blank(s) {
         Err(Reject::MissingField(field))
     } else {
         Ok(s)
@@ -70,98 +189,113 @@ fn enum_number<T: PartialEq>(v: T, all: &[T]) -> i32 {
 }
 
 /// Decodes one protobuf-encoded `PlayerEvent`.
+///
+/// A message of the usual shape is read by hand ([`wire`]), borrowing its
+/// text: prost's generated decoder allocated a `String` for each of the
+/// ids, the currency and the game and freed them again once copied into
+/// the event, which made a protobuf event dearer to decode than a JSON
+/// line. Anything else (unknown or repeated fields, other wire types,
+/// anything malformed) goes through prost, so its errors are prost's.
 pub fn decode_event(bytes: &[u8]) -> Result<PlayerEvent, Reject> {
+    if let Some(v) = wire::view(bytes) {
+        return event_of(v);
+    }
     let e = pb::PlayerEvent::decode(bytes).map_err(|e| Reject::InvalidProtobuf(e.to_string()))?;
+    event_of(view_of(&e))
+}
+
+/// Checks a decoded message and makes it an event.
+fn event_of(e: View<'_>) -> Result<PlayerEvent, Reject> {
     let payload = e.payload.ok_or(Reject::MissingField("type"))?;
     let event_id = nonempty(e.event_id, "event_id")?.into();
     let player_id = nonempty(e.player_id, "player_id")?.into();
     let brand = nonempty(e.brand, "brand")?.into();
-    let ts = e.ts.ok_or(Reject::MissingField("ts"))?;
-    if !(0..1_000_000_000).contains(&ts.nanos) {
-        return Err(Reject::InvalidTimestamp(format!(
-            "{}s {}ns",
-            ts.seconds, ts.nanos
-        )));
+    let (seconds, nanos) = e.ts.ok_or(Reject::MissingField("ts"))?;
+    if !(0..1_000_000_000).contains(&nanos) {
+        return Err(Reject::InvalidTimestamp(format!("{seconds}s {nanos}ns")));
     }
     let ts = Timestamp::from_millis(
-        ts.seconds
+        seconds
             .saturating_mul(1000)
-            .saturating_add(ts.nanos as i64 / 1_000_000),
+            .saturating_add(nanos as i64 / 1_000_000),
     );
     let payload = match payload {
-        P::Login(l) => Payload::Login {
-            channel: l.channel.filter(|c| !check::blank(c)),
+        Body::Login { channel } => Payload::Login {
+            channel: channel.filter(|c| !check::blank(c)).map(str::to_owned),
         },
-        P::SessionEnd(s) => Payload::SessionEnd {
-            duration_s: s.duration_s,
-        },
-        P::Bet(b) => {
-            if b.game.is_empty() {
+        Body::SessionEnd { duration_s } => Payload::SessionEnd { duration_s },
+        Body::Bet {
+            stake,
+            currency,
+            game,
+            win,
+        } => {
+            if game.is_empty() {
                 return Err(Reject::MissingField("game"));
             }
             Payload::Bet {
-                stake: money(b.stake, &b.currency, "stake")?,
-                game: Game::parse_lenient(&b.game),
-                win: b.win.map(|w| money(w, &b.currency, "win")).transpose()?,
+                stake: money(stake, currency, "stake")?,
+                game: Game::parse_lenient(game),
+                win: win.map(|w| money(w, currency, "win")).transpose()?,
             }
         }
-        P::Deposit(d) => Payload::Deposit {
-            amount: money(d.amount, &d.currency, "amount")?,
-            status: enum_value(
-                d.status,
-                "status",
-                DepositStatus::ALL,
-                DepositStatus::as_str,
-            )?,
+        Body::Deposit {
+            amount,
+            currency,
+            status,
+        } => Payload::Deposit {
+            amount: money(amount, currency, "amount")?,
+            status: enum_value(status, "status", DepositStatus::ALL, DepositStatus::as_str)?,
         },
-        P::Withdrawal(w) => Payload::Withdrawal {
-            amount: money(w.amount, &w.currency, "amount")?,
+        Body::Withdrawal {
+            amount,
+            currency,
+            status,
+        } => Payload::Withdrawal {
+            amount: money(amount, currency, "amount")?,
             status: enum_value(
-                w.status,
+                status,
                 "status",
                 WithdrawalStatus::ALL,
                 WithdrawalStatus::as_str,
             )?,
         },
-        P::Ticket(t) => Payload::Ticket {
-            ticket_id: nonempty(t.ticket_id, "ticket_id")?,
-            action: enum_value(t.action, "action", TicketAction::ALL, TicketAction::as_str)?,
+        Body::Ticket { ticket_id, action } => Payload::Ticket {
+            ticket_id: nonempty(ticket_id, "ticket_id")?.to_owned(),
+            action: enum_value(action, "action", TicketAction::ALL, TicketAction::as_str)?,
         },
-        P::LotteryTicket(l) => Payload::LotteryTicket {
-            draw_id: nonempty(l.draw_id, "draw_id")?,
-            amount: money(l.amount, &l.currency, "amount")?,
+        Body::LotteryTicket {
+            draw_id,
+            amount,
+            currency,
+        } => Payload::LotteryTicket {
+            draw_id: nonempty(draw_id, "draw_id")?.to_owned(),
+            amount: money(amount, currency, "amount")?,
         },
-        P::Bonus(b) => Payload::Bonus {
-            action: enum_value(b.action, "action", BonusAction::ALL, BonusAction::as_str)?,
-            amount: b.amount.map(|a| check::amount(a, "amount")).transpose()?,
+        Body::Bonus { action, amount } => Payload::Bonus {
+            action: enum_value(action, "action", BonusAction::ALL, BonusAction::as_str)?,
+            amount: amount.map(|a| check::amount(a, "amount")).transpose()?,
         },
-        P::Message(m) => Payload::Message {
+        Body::Message { channel, action } => Payload::Message {
             channel: enum_value(
-                m.channel,
+                channel,
                 "channel",
                 MessageChannel::ALL,
                 MessageChannel::as_str,
             )?,
-            action: enum_value(
-                m.action,
-                "action",
-                MessageAction::ALL,
-                MessageAction::as_str,
-            )?,
+            action: enum_value(action, "action", MessageAction::ALL, MessageAction::as_str)?,
         },
-        P::Nps(n) => {
-            if n.score > 10 {
+        Body::Nps { score } => {
+            if score > 10 {
                 return Err(invalid(
                     "score",
-                    format!("must be between 0 and 10, got {}", n.score),
+                    format!("must be between 0 and 10, got {score}"),
                 ));
             }
-            Payload::Nps {
-                score: n.score as u8,
-            }
+            Payload::Nps { score: score as u8 }
         }
-        P::Rg(r) => Payload::Rg {
-            action: enum_value(r.action, "action", RgAction::ALL, RgAction::as_str)?,
+        Body::Rg { action } => Payload::Rg {
+            action: enum_value(action, "action", RgAction::ALL, RgAction::as_str)?,
         },
     };
     Ok(PlayerEvent {

@@ -84,9 +84,10 @@ fn ends_string(c: u8) -> bool {
 /// array is not vectorised by the compiler and costs twice the
 /// instructions.
 ///
-/// SAFETY (of the crate's one `unsafe` block): SSE2 is part of the x86-64
-/// baseline, so every x86-64 CPU has these instructions; the unaligned load
-/// reads exactly the sixteen bytes the array reference borrows.
+/// SAFETY (of one of the crate's two `unsafe` blocks; `proto::wire::utf8`
+/// has the other): SSE2 is part of the x86-64 baseline, so every x86-64
+/// CPU has these instructions; the unaligned load reads exactly the
+/// sixteen bytes the array reference borrows.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 fn string_ends(b: &[u8; 16]) -> u32 {

@@ -493,4 +493,22 @@ mod tests {
         }
         assert!(view(&bet).is_some());
     }
+
+    #[test]
+    fn strings_are_taken_only_when_they_are_utf8() {
+        assert_eq!(utf8(b""), Some(""));
+        assert_eq!(
+            utf8(b"p-000042-brand-casino-eur"),
+            Some("p-000042-brand-casino-eur")
+        );
+        // Not ASCII, but UTF-8: checked the long way and still taken.
+        assert_eq!(utf8("jörg-ß-€".as_bytes()), Some("jörg-ß-€"));
+        // A stray byte above 0x7f anywhere, in the first word or the last.
+        for at in [0, 7, 8, 23] {
+            let mut b = *b"abcdefghijklmnopqrstuvwx";
+            b[at] = 0xff;
+            assert_eq!(utf8(&b), None, "byte {at}");
+        }
+        assert_eq!(utf8(&[b'a', 0xc3]), None, "cut in a character");
+    }
 }

@@ -5,9 +5,12 @@
 # builds libFuzzer, and the coverage instrumentation is LLVM's sancov
 # pass, asked for by flags. No AddressSanitizer (that needs nightly): the
 # code fuzzed is safe Rust, where an out-of-bounds access is a panic, which
-# is what a target fails on. Overflow checks and debug assertions are on,
-# so an arithmetic overflow on hostile input is found too, not silently
-# wrapped.
+# is what a target fails on, but for a few small `unsafe` blocks:
+# vigil-codec's SSE2 string scan and its unchecked conversion of ASCII
+# strings, both property-tested against safe references, and the engine's
+# prefetch hints, which read nothing. Overflow checks and debug assertions
+# are on, so an arithmetic overflow on hostile input is found too, not
+# silently wrapped.
 #
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...]
 #   scripts/fuzz.sh all [SECONDS]       each target in turn (default 60 s)

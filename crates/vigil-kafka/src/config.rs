@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use vigil_codec::output::Encoding;
 
+mod properties;
+
 /// A setting that cannot work, with its dotted key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid setting `{key}`: {problem}")]
@@ -225,7 +227,8 @@ impl Default for PipelineConfig {
 }
 
 impl KafkaConfig {
-    /// Checks the settings that would otherwise fail late.
+    /// Checks the settings that would otherwise fail late, or quietly
+    /// undo a guarantee (the pass-through properties: see `properties`).
     pub fn validate(&self) -> Result<(), KafkaConfigError> {
         if self.bootstrap_servers.trim().is_empty() {
             return Err(err(
@@ -236,31 +239,9 @@ impl KafkaConfig {
         if self.group_id.trim().is_empty() {
             return Err(err("kafka.group_id", "must not be empty"));
         }
-        for (section, map) in [
-            ("properties", &self.properties),
-            ("consumer_properties", &self.consumer_properties),
-            ("producer_properties", &self.producer_properties),
-        ] {
-            for key in map.keys() {
-                if MANAGED.contains(&key.as_str()) {
-                    return Err(err(
-                        &format!("kafka.{section}.{key}"),
-                        "is managed by vigil (offsets are committed only after outputs are acknowledged); remove it",
-                    ));
-                }
-            }
-        }
-        Ok(())
+        properties::check(self)
     }
 }
-
-/// librdkafka properties vigil sets itself because correctness depends on them.
-pub const MANAGED: [&str; 4] = [
-    "enable.auto.commit",
-    "enable.auto.offset.store",
-    "bootstrap.servers",
-    "group.id",
-];
 
 impl TopicsConfig {
     /// Checks the topic layout.
@@ -335,6 +316,19 @@ impl PipelineConfig {
                     "is only used with `pipeline.processing_guarantee = \"exactly_once\"`; remove it or set that",
                 ));
             }
+            // A transactional producer outside a transaction refuses every
+            // record: the pipeline would stop at its first output.
+            for (section, map) in [
+                ("properties", &kafka.properties),
+                ("producer_properties", &kafka.producer_properties),
+            ] {
+                if map.contains_key("transactional.id") {
+                    return Err(err(
+                        &format!("kafka.{section}.transactional.id"),
+                        "makes the producer transactional, which vigil does only in exactly_once mode; remove it, or set `pipeline.processing_guarantee = \"exactly_once\"` and `pipeline.transactional_id`",
+                    ));
+                }
+            }
             return Ok(());
         }
         if self.state_rebuild != crate::context::StartFrom::Changelog {
@@ -351,12 +345,6 @@ impl PipelineConfig {
                 let problem = match (k.as_str(), v.as_str()) {
                     ("transactional.id", _) => {
                         "is set by vigil in exactly_once mode; use `pipeline.transactional_id`"
-                    }
-                    ("enable.idempotence", v) if v != "true" => {
-                        "must stay `true`: transactions need the idempotent producer"
-                    }
-                    ("acks", v) if v != "all" && v != "-1" => {
-                        "must be `all` (or `-1`) with exactly_once: transactions need every in-sync replica's acknowledgement"
                     }
                     ("transaction.timeout.ms", v)
                         if v.parse::<u128>()

@@ -355,6 +355,19 @@ mod tests {
             e.contains("`kafka.properties.enable.auto.commit`") && e.contains("managed by vigil"),
             "{e}"
         );
+        // A typo in a librdkafka property is caught here, not at start.
+        let e = Config::load(
+            None,
+            env(&[("VIGIL_KAFKA__PRODUCER_PROPERTIES__LINGR_MS", "5")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`kafka.producer_properties.lingr.ms`")
+                && e.contains("VIGIL_KAFKA__PRODUCER_PROPERTIES__LINGR_MS")
+                && e.contains("No such configuration property"),
+            "{e}"
+        );
         let f = file("[[topics.inputs]]\nname = \"events\"\nencoding = \"avro\"\n");
         let e = Config::load(Some(&f.0), Vec::new())
             .unwrap_err()
@@ -409,9 +422,19 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(key) && e.contains(extra.0), "{e}");
-            // The same settings are fine at least once.
-            if extra.0 != "VIGIL_KAFKA__PRODUCER_PROPERTIES__TRANSACTIONAL_ID" {
-                Config::load(None, env(&[extra])).unwrap();
+            // Some are fine at least once; the producer's ordering and
+            // acknowledgements are needed by both guarantees.
+            let alone = Config::load(None, env(&[extra]));
+            match extra.0 {
+                "VIGIL_PIPELINE__STATE_REBUILD"
+                | "VIGIL_KAFKA__PRODUCER_PROPERTIES__TRANSACTION_TIMEOUT_MS"
+                | "VIGIL_KAFKA__CONSUMER_PROPERTIES__ISOLATION_LEVEL" => {
+                    alone.unwrap();
+                }
+                _ => {
+                    let e = alone.unwrap_err().to_string();
+                    assert!(e.contains(key) && e.contains(extra.0), "{e}");
+                }
             }
         }
         let e = Config::load(None, env(&[("VIGIL_PIPELINE__TRANSACTIONAL_ID", "a")]))

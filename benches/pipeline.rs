@@ -70,6 +70,14 @@ fn main() {
         Ok("json") | Err(_) => vigil_codec::output::Encoding::Json,
         Ok(other) => panic!("VIGIL_BENCH_FORMAT: json or proto, not {other}"),
     };
+    // The output topics' encoding (alerts, scores, offers): JSON (default,
+    // as the service's default) or protobuf, as `topics.<name>.encoding`
+    // sets it.
+    let output_encoding = match std::env::var("VIGIL_BENCH_OUTPUT_FORMAT").as_deref() {
+        Ok("proto" | "protobuf") => vigil_codec::output::Encoding::Protobuf,
+        Ok("json") | Err(_) => vigil_codec::output::Encoding::Json,
+        Ok(other) => panic!("VIGIL_BENCH_OUTPUT_FORMAT: json or proto, not {other}"),
+    };
     // The broker's process, when the script started it, so its CPU time
     // can be read too: it serves both readers and absorbs vigil's outputs.
     let broker_pid: Option<u32> = std::env::var("VIGIL_BENCH_BROKER_PID")
@@ -180,15 +188,15 @@ fn main() {
             }],
             alerts: vigil_kafka::OutputTopic {
                 name: format!("bench-alerts-{run}"),
-                encoding: Default::default(),
+                encoding: output_encoding,
             },
             scores: vigil_kafka::OutputTopic {
                 name: format!("bench-scores-{run}"),
-                encoding: Default::default(),
+                encoding: output_encoding,
             },
             offers: vigil_kafka::OutputTopic {
                 name: format!("bench-offers-{run}"),
-                encoding: Default::default(),
+                encoding: output_encoding,
             },
             dead_letter: format!("bench-dlq-{run}"),
             changelog: format!("bench-changelog-{run}"),
@@ -276,6 +284,7 @@ fn main() {
         n as f64 / load_secs
     );
     println!("input encoding:         {encoding:?}");
+    println!("output encoding:        {output_encoding:?}");
     println!("state_rebuild:          {state_rebuild:?}");
     println!("max_batch:              {}", settings_max_batch);
     println!("changelog_interval:     {settings_interval:?}");

@@ -316,19 +316,6 @@ impl PipelineConfig {
                     "is only used with `pipeline.processing_guarantee = \"exactly_once\"`; remove it or set that",
                 ));
             }
-            // A transactional producer outside a transaction refuses every
-            // record: the pipeline would stop at its first output.
-            for (section, map) in [
-                ("properties", &kafka.properties),
-                ("producer_properties", &kafka.producer_properties),
-            ] {
-                if map.contains_key("transactional.id") {
-                    return Err(err(
-                        &format!("kafka.{section}.transactional.id"),
-                        "makes the producer transactional, which vigil does only in exactly_once mode; remove it, or set `pipeline.processing_guarantee = \"exactly_once\"` and `pipeline.transactional_id`",
-                    ));
-                }
-            }
             return Ok(());
         }
         if self.state_rebuild != crate::context::StartFrom::Changelog {
@@ -343,9 +330,6 @@ impl PipelineConfig {
         ] {
             for (k, v) in map {
                 let problem = match (k.as_str(), v.as_str()) {
-                    ("transactional.id", _) => {
-                        "is set by vigil in exactly_once mode; use `pipeline.transactional_id`"
-                    }
                     ("transaction.timeout.ms", v)
                         if v.parse::<u128>()
                             .is_ok_and(|ms| ms < self.delivery_timeout.as_millis()) =>

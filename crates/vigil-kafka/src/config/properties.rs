@@ -82,6 +82,9 @@ fn refusal(key: &str, value: &str, reaches: Reaches) -> Option<&'static str> {
         "delivery.report.only.error" if reaches.producer() && truthy(value) => {
             "must stay `false`: vigil commits an input offset only when the delivery reports of all its outputs have come, so with only failures reported nothing would ever be committed; remove it"
         }
+        "transactional.id" if reaches.producer() => {
+            "is managed by vigil: the producer is transactional only with `pipeline.processing_guarantee = \"exactly_once\"`, with the id from `pipeline.transactional_id` (a transactional producer outside a transaction refuses every record); remove it"
+        }
         "message.timeout.ms" | "delivery.timeout.ms" if reaches.producer() => {
             "is set by vigil from `pipeline.delivery_timeout` (how long a record may take to be acknowledged before the batch is retried); set that instead"
         }

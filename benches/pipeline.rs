@@ -65,19 +65,11 @@ fn main() {
 
     // The input topic's encoding: JSON lines (default) or protobuf, as a
     // topic's `encoding` key sets it in the service.
-    let encoding = match std::env::var("VIGIL_BENCH_FORMAT").as_deref() {
-        Ok("proto" | "protobuf") => vigil_codec::output::Encoding::Protobuf,
-        Ok("json") | Err(_) => vigil_codec::output::Encoding::Json,
-        Ok(other) => panic!("VIGIL_BENCH_FORMAT: json or proto, not {other}"),
-    };
+    let encoding = encoding_from_env("VIGIL_BENCH_FORMAT");
     // The output topics' encoding (alerts, scores, offers): JSON (default,
     // as the service's default) or protobuf, as `topics.<name>.encoding`
     // sets it.
-    let output_encoding = match std::env::var("VIGIL_BENCH_OUTPUT_FORMAT").as_deref() {
-        Ok("proto" | "protobuf") => vigil_codec::output::Encoding::Protobuf,
-        Ok("json") | Err(_) => vigil_codec::output::Encoding::Json,
-        Ok(other) => panic!("VIGIL_BENCH_OUTPUT_FORMAT: json or proto, not {other}"),
-    };
+    let output_encoding = encoding_from_env("VIGIL_BENCH_OUTPUT_FORMAT");
     // The broker's process, when the script started it, so its CPU time
     // can be read too: it serves both readers and absorbs vigil's outputs.
     let broker_pid: Option<u32> = std::env::var("VIGIL_BENCH_BROKER_PID")
@@ -489,4 +481,12 @@ fn percentiles(text: &str, prefix: &str) -> (String, String) {
             .map_or("?".to_owned(), |b| b.0.clone())
     };
     (at(0.5), at(0.99))
+}
+
+/// An encoding named by an environment variable (`json`, `proto` or
+/// `protobuf`, as the service's `encoding` keys take them); JSON if unset.
+fn encoding_from_env(name: &str) -> vigil_codec::output::Encoding {
+    std::env::var(name).map_or(vigil_codec::output::Encoding::Json, |v| {
+        v.parse().unwrap_or_else(|e: String| panic!("{name}: {e}"))
+    })
 }

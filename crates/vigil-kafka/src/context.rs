@@ -29,6 +29,22 @@ pub struct Assigned {
 pub enum Ownership {
     Assigned(Vec<Assigned>),
     Revoked,
+    /// The group handed partitions to this instance but librdkafka refused
+    /// to assign them (the reason is librdkafka's). The group counts them as
+    /// ours, so nobody else would read them: the pipeline stops rather than
+    /// hold partitions it never fetches.
+    AssignFailed(String),
+}
+
+impl Ownership {
+    /// What an eager assignment came to: the partitions, once `assign`
+    /// took them, or the reason it did not.
+    pub(crate) fn after_assign(result: Result<(), KafkaError>, assigned: Vec<Assigned>) -> Self {
+        match result {
+            Ok(()) => Self::Assigned(assigned),
+            Err(e) => Self::AssignFailed(e.to_string()),
+        }
+    }
 }
 
 /// How an assigned partition gets its players' state, and so where it
@@ -205,10 +221,11 @@ impl ConsumerContext for VigilContext {
                 for e in start.elements() {
                     crate::pipeline::fetched::keep_apart(consumer, e.topic(), e.partition());
                 }
-                if let Err(e) = consumer.assign(&start) {
+                let result = consumer.assign(&start);
+                if let Err(e) = &result {
                     tracing::error!(error = %e, "assign failed");
                 }
-                self.push(Ownership::Assigned(assigned));
+                self.push(Ownership::after_assign(result, assigned));
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 metrics::counter!(m::REBALANCES, "kind" => "revoke").increment(1);
@@ -237,5 +254,37 @@ impl ConsumerContext for VigilContext {
                 self.push(Ownership::Revoked);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::error::RDKafkaErrorCode;
+
+    use super::*;
+
+    fn one() -> Vec<Assigned> {
+        vec![Assigned {
+            topic: "player-events".into(),
+            partition: 3,
+            committed: Some(41),
+        }]
+    }
+
+    #[test]
+    fn a_refused_assign_is_not_ownership() {
+        let refused = KafkaError::Subscription(format!("{:?}", RDKafkaErrorCode::State));
+        match Ownership::after_assign(Err(refused), one()) {
+            Ownership::AssignFailed(reason) => assert!(reason.contains("State"), "{reason}"),
+            other => panic!("a refused assign became {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_accepted_assign_hands_over_the_partitions() {
+        assert_eq!(
+            Ownership::after_assign(Ok(()), one()),
+            Ownership::Assigned(one())
+        );
     }
 }

@@ -164,6 +164,10 @@ pub enum PipelineError {
     Transaction { last: String },
     #[error("cannot seek back to the committed offsets after an aborted transaction: {0}")]
     Rewind(String),
+    #[error(
+        "the consumer group handed this instance partitions that librdkafka would not assign ({0}); stopping so a restart joins the group again instead of holding partitions it never reads"
+    )]
+    Assign(String),
 }
 
 /// What an output record is, for metrics once it is acknowledged.
@@ -1015,6 +1019,10 @@ impl Core {
                     self.parts.clear();
                 }
                 Ownership::Assigned(list) => self.take_over(list)?,
+                Ownership::AssignFailed(reason) => {
+                    self.parts.clear();
+                    return Err(PipelineError::Assign(reason));
+                }
             }
         }
         self.update_health();

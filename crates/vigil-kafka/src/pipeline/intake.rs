@@ -304,7 +304,7 @@ mod tests {
                         Ownership::Assigned(list) => {
                             list.into_iter().map(|a| (a.topic, a.partition)).collect()
                         }
-                        Ownership::Revoked => Vec::new(),
+                        Ownership::Revoked | Ownership::AssignFailed(_) => Vec::new(),
                     })
                     .collect();
                 drop(chunk);

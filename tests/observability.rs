@@ -653,7 +653,8 @@ async fn metrics_are_exported_before_the_broker_answers() {
             "[kafka]\nbootstrap_servers = \"127.0.0.1:{closed}\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n"
         )
     });
-    let exp = parse_exposition(&scrape(&vigil).await);
+    let text = scrape(&vigil).await;
+    let exp = parse_exposition(&text);
     let (used, _) = check(&all_queries(), &exp);
     // Series labelled by partition appear on assignment; all others must be
     // there from the first scrape, so rate() and "no events" alerts work.
@@ -666,6 +667,19 @@ async fn metrics_are_exported_before_the_broker_answers() {
     assert!(missing.is_empty(), "not exported at start: {missing:?}");
     assert!(exp.has_value("vigil_events_consumed_total", "type", "bet"));
     assert!(exp.has_value("vigil_alerts_published_total", "kind", "inactivity"));
+    // One build series, at 1, naming this release and its changelog format.
+    let build: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("vigil_build_info{"))
+        .collect();
+    assert_eq!(build.len(), 1, "{build:?}");
+    let version = format!("version=\"{}\"", env!("CARGO_PKG_VERSION"));
+    let changelog = format!("changelog_version=\"{}\"", vigil_codec::changelog::VERSION);
+    assert!(
+        build[0].contains(&version) && build[0].contains(&changelog) && build[0].ends_with("} 1"),
+        "{}",
+        build[0]
+    );
     let (status, body) = vigil.get("/readyz").await.unwrap();
     assert_eq!(
         (status, body.trim()),

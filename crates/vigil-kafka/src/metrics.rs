@@ -53,6 +53,7 @@ pub const CONFIG_LAST_RELOAD: &str = "vigil_config_last_reload_timestamp_seconds
 /// apply live).
 pub const RELOAD_RESULTS: [&str; 3] = ["applied", "invalid", "unchanged"];
 pub const TRANSACTIONS: &str = "vigil_transactions_total";
+pub const BUILD_INFO: &str = "vigil_build_info";
 
 /// Histogram buckets for latencies, in seconds: 1 ms to 5 min. Without
 /// them the exporter would publish summaries, which cannot be aggregated
@@ -246,6 +247,11 @@ pub fn describe() {
         Unit::Count,
         "Kafka transactions (exactly_once mode), by result: committed, or aborted (the batch is redone from the last committed state)."
     );
+    describe_gauge!(
+        BUILD_INFO,
+        Unit::Count,
+        "Always 1. Labels: the release (version) and the changelog record version it writes and reads (changelog_version); a rollback across a change of the latter needs pipeline.state_rebuild = \"earliest\" once."
+    );
 }
 
 /// Creates, at zero, every series whose labels are known before the first
@@ -333,6 +339,14 @@ pub fn register_known_series(output_topics: &[&str]) {
     for result in ["committed", "aborted"] {
         counter!(TRANSACTIONS, "result" => result).increment(0);
     }
+    // What a rolling upgrade or a rollback needs to see per instance:
+    // which release runs, and which changelog records it can read.
+    gauge!(
+        BUILD_INFO,
+        "version" => env!("CARGO_PKG_VERSION"),
+        "changelog_version" => vigil_codec::changelog::VERSION.to_string()
+    )
+    .set(1.0);
 }
 
 /// Outcomes of offers seen by this instance: treated and held out, each

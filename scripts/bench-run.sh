@@ -100,7 +100,7 @@ EOF
 vigil_pid=$!
 pids+=("$vigil_pid")
 
-python3 - "$http_port" "$events" "$players" "$days" "$format" "$partitions" "$vigil_pid" "${broker_pid:-0}" <<'PY'
+python3 - "$http_port" "$events" "$players" "$days" "$format" "$partitions" "$vigil_pid" "${broker_pid:-0}" <<'PY' || { echo "vigil's log:" >&2; tail -20 "$work/vigil.log" >&2; exit 1; }
 import os, re, sys, time, urllib.request
 
 port, events, players, days, fmt, partitions, vigil, broker = sys.argv[1:]
@@ -138,11 +138,20 @@ def total(s, name):
 def done(s):
     return total(s, "vigil_events_consumed_total") + total(s, "vigil_events_rejected_total")
 
+def running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
 deadline = time.monotonic() + 600
 first, n = None, 0
 while True:
     if time.monotonic() > deadline:
         sys.exit(f"vigil consumed {n:.0f} of {events} events in 10 minutes")
+    if not running(vigil):
+        sys.exit(f"vigil exited after consuming {n:.0f} of {events} events")
     s = scrape()
     now = time.monotonic()
     if s is not None:

@@ -1364,17 +1364,22 @@ impl Core {
             index,
         });
         loop {
-            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
-            for (k, v) in &r.headers {
-                headers = headers.insert(Header {
-                    key: k,
-                    value: Some(&v[..]),
-                });
-            }
             let mut record: BaseRecord<'_, [u8], [u8], Box<Ticket>> =
-                BaseRecord::with_opaque_to(&r.topic, ticket)
-                    .payload(&r.payload[..])
-                    .headers(headers);
+                BaseRecord::with_opaque_to(&r.topic, ticket).payload(&r.payload[..]);
+            // No header list for a record without headers (every score
+            // record): an empty list is still allocated, handed over and
+            // freed by librdkafka, a quarter of the send's cost on the
+            // calling thread (0.13 of 0.5 µs, `examples/send_cost.rs`).
+            if !r.headers.is_empty() {
+                let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+                for (k, v) in &r.headers {
+                    headers = headers.insert(Header {
+                        key: k,
+                        value: Some(&v[..]),
+                    });
+                }
+                record = record.headers(headers);
+            }
             if let Some(k) = &r.key {
                 record = record.key(&k[..]);
             }

@@ -14,8 +14,9 @@
 #   VIGIL_BIN=PATH               run this vigil binary instead of building
 #                                the release one (the test suite's own run)
 #
-# Starts Tansu from ~/.cache/vigil (installed by ./scripts/test.sh) unless
-# VIGIL_TEST_BOOTSTRAP is set. Figures only; nothing is asserted.
+# Starts Tansu (installing it into the cache first if needed, see
+# scripts/lib/tansu.sh) unless VIGIL_TEST_BOOTSTRAP is set. Figures only;
+# nothing is asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 players="${1:-8000}"
@@ -27,9 +28,8 @@ case "$format" in
   proto) encoding=protobuf ;;
   *) echo "VIGIL_BENCH_FORMAT: json or proto, not $format" >&2; exit 2 ;;
 esac
-CACHE="${VIGIL_CACHE:-$HOME/.cache/vigil}"
-TANSU="$CACHE/tansu-0.6.0/bin/tansu"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/lib/tansu.sh
+source scripts/lib/tansu.sh
 
 if [[ -n "${VIGIL_BIN:-}" ]]; then
   vigil="$VIGIL_BIN"
@@ -48,14 +48,9 @@ trap cleanup EXIT
 
 broker_pid=""
 if [[ -z "${VIGIL_TEST_BOOTSTRAP:-}" ]]; then
-  [[ -x "$TANSU" ]] || { echo "run ./scripts/test.sh once to install tansu" >&2; exit 1; }
-  port=$(free_port)
-  "$TANSU" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine memory://tansu/ >/dev/null 2>&1 &
-  broker_pid=$!
+  start_tansu
+  broker_pid=$TANSU_PID
   pids+=("$broker_pid")
-  until python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; do sleep 0.1; done
-  VIGIL_TEST_BOOTSTRAP="127.0.0.1:$port"
 fi
 bootstrap="$VIGIL_TEST_BOOTSTRAP"
 run="$(date +%s)-$$"

@@ -1,7 +1,8 @@
 //! End-to-end throughput through a real broker: loads N events into a
 //! topic, measures a bare rdkafka consumer reading them back (the raw
 //! rate), then vigil's pipeline consuming, scoring and publishing them in
-//! the same run, and prints both rates, their ratio and the
+//! the same run, then the bare consumer again, and prints the rates, the
+//! ratio of vigil's to the bare consumer's mean and the
 //! receive-to-publish latency percentiles from vigil's own histogram.
 //!
 //! Needs a broker: `VIGIL_TEST_BOOTSTRAP=host:port cargo bench -p vigil
@@ -117,37 +118,18 @@ fn main() {
     producer.flush(Duration::from_secs(60)).expect("flush");
     let load_secs = load.elapsed().as_secs_f64();
 
-    // Raw: a bare consumer reading everything back.
-    let raw: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", format!("bench-raw-{run}"))
-        .set("fetch.wait.max.ms", "10")
-        // The same fetch settings as the pipeline's consumer.
-        .set("fetch.queue.backoff.ms", "10")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition_offset(&topic, p, Offset::Beginning)
-            .expect("tpl");
-    }
-    raw.assign(&tpl).expect("assign");
-    let raw_cpu0 = process_cpu_seconds();
-    let mut raw_broker0 = broker_cpu();
-    let (mut got, mut first) = (0usize, None);
-    while got < n {
-        if let Some(Ok(_)) = raw.poll(Duration::from_millis(100)) {
-            if first.is_none() {
-                first = Some(Instant::now());
-                raw_broker0 = broker_cpu();
-            }
-            got += 1;
-        }
-    }
-    let raw_secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
-    let raw_cpu = process_cpu_seconds() - raw_cpu0;
-    let raw_broker = broker_cpu() - raw_broker0;
-    drop(raw);
+    // Raw: a bare consumer reading everything back, here and again once
+    // vigil is done. The bare rate moves by a fifth between runs minutes
+    // apart on a shared 2-core machine; read on both sides of vigil's
+    // phase, its mean is a steadier yardstick, and the two readings show
+    // how far it moved meanwhile.
+    let before = raw_consume(
+        &bootstrap,
+        &topic,
+        n,
+        &format!("bench-raw-{run}"),
+        &broker_cpu,
+    );
 
     // vigil: the real pipeline, in this process.
     let handle = PrometheusBuilder::new()
@@ -265,8 +247,14 @@ fn main() {
     }
     stop.cancel();
     worker.join().expect("pipeline thread");
-
-    let raw_rate = n as f64 / raw_secs;
+    let after = raw_consume(
+        &bootstrap,
+        &topic,
+        n,
+        &format!("bench-raw-after-{run}"),
+        &broker_cpu,
+    );
+    let raw_rate = (before.rate(n) + after.rate(n)) / 2.0;
     let (p50, p99) = percentiles(
         &handle.render(),
         "vigil_receive_to_publish_seconds_bucket{output=\"score\"",
@@ -280,22 +268,28 @@ fn main() {
     println!("state_rebuild:          {state_rebuild:?}");
     println!("max_batch:              {}", settings_max_batch);
     println!("changelog_interval:     {settings_interval:?}");
-    println!("raw consume:            {raw_rate:.0} events/s");
     println!(
-        "vigil consume+score+publish: {vigil_rate:.0} events/s ({:.2} of raw)",
-        vigil_rate / raw_rate
+        "raw consume:            {raw_rate:.0} events/s (mean of {:.0} before vigil and {:.0} after)",
+        before.rate(n),
+        after.rate(n)
+    );
+    println!(
+        "vigil consume+score+publish: {vigil_rate:.0} events/s ({:.2} of raw; {:.2} of before, {:.2} of after)",
+        vigil_rate / raw_rate,
+        vigil_rate / before.rate(n),
+        vigil_rate / after.rate(n)
     );
     // CPU time of this process (every thread, the broker's not included):
     // steadier than wall-clock rates on a machine shared with other work.
     println!(
         "CPU per event:          raw {:.2} us, vigil {:.2} us (this process, broker excluded)",
-        raw_cpu * 1e6 / n as f64,
+        (before.cpu + after.cpu) * 1e6 / 2.0 / n as f64,
         vigil_cpu * 1e6 / (n - at_first).max(1) as f64
     );
     if broker_pid.is_some() {
         println!(
             "broker CPU per event:   raw {:.2} us, vigil {:.2} us (the broker's process, same windows)",
-            raw_broker * 1e6 / n as f64,
+            (before.broker + after.broker) * 1e6 / 2.0 / n as f64,
             vigil_broker * 1e6 / (n - at_first).max(1) as f64
         );
     }
@@ -358,6 +352,64 @@ fn main() {
             || l.starts_with("vigil_batch_duration_seconds_count")
     }) {
         println!("  {l}");
+    }
+}
+
+/// What one bare consumer's read of the whole topic took.
+struct Raw {
+    /// From its first message to its last.
+    secs: f64,
+    /// This process's CPU time over the read.
+    cpu: f64,
+    /// The broker's CPU time from the first message on.
+    broker: f64,
+}
+
+impl Raw {
+    fn rate(&self, n: usize) -> f64 {
+        n as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// Reads the topic's `n` messages from the beginning with a bare
+/// consumer, one `poll` a message, as an application without vigil would.
+fn raw_consume(
+    bootstrap: &str,
+    topic: &str,
+    n: usize,
+    group: &str,
+    broker_cpu: &dyn Fn() -> f64,
+) -> Raw {
+    let raw: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("fetch.wait.max.ms", "10")
+        // The same fetch settings as the pipeline's consumer.
+        .set("fetch.queue.backoff.ms", "10")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    raw.assign(&tpl).expect("assign");
+    let cpu0 = process_cpu_seconds();
+    let mut broker0 = broker_cpu();
+    let (mut got, mut first) = (0usize, None);
+    while got < n {
+        if let Some(Ok(_)) = raw.poll(Duration::from_millis(100)) {
+            if first.is_none() {
+                first = Some(Instant::now());
+                broker0 = broker_cpu();
+            }
+            got += 1;
+        }
+    }
+    Raw {
+        secs: first.map_or(0.0, |f| f.elapsed().as_secs_f64()),
+        cpu: process_cpu_seconds() - cpu0,
+        broker: broker_cpu() - broker0,
     }
 }
 

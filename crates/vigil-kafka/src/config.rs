@@ -140,7 +140,12 @@ impl Default for TopicsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
-    /// Most messages handled between two commits.
+    /// Most messages handled between two commits. Only a backlog fills a
+    /// batch (a live stream's batches hold what arrived since the last
+    /// one), so this trades catch-up throughput against the latency of a
+    /// catch-up batch: 20,000 read a backlog about a tenth faster than
+    /// 10,000 (13 bench pairs) at a p50 of 50 ms rather than 25; 40,000
+    /// gained nothing more and doubled that.
     pub max_batch: usize,
     /// Longest wait for the first message of a batch.
     #[serde(with = "humantime_serde")]
@@ -212,7 +217,7 @@ pub enum Guarantee {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
-            max_batch: 10_000,
+            max_batch: 20_000,
             poll_timeout: Duration::from_millis(100),
             idle_advance: Duration::from_secs(5),
             max_event_ahead: Duration::from_secs(3600),

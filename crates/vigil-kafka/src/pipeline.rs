@@ -676,7 +676,7 @@ impl Pipeline {
                 c.settings.pipeline.poll_timeout,
             )
         };
-        let mut chunk = Vec::with_capacity(max_batch.min(16_384));
+        let mut chunk = Vec::with_capacity(max_batch.min(65_536));
         // Not under the lock: a rebalance callback may run in here.
         if self.intake.read(&mut chunk, max_batch, timeout) == intake::Read::OwnershipChanged {
             chunk.clear();

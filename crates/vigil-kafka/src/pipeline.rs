@@ -438,6 +438,9 @@ pub struct Pipeline {
     /// The consumer and its partitions' queues (see `intake`).
     intake: Intake,
     core: Arc<Mutex<Core>>,
+    /// Messages read for the next turn while this one's were handled, and
+    /// when: receive-to-publish counts from there.
+    read_ahead: Option<(fetched::ReadAhead, Instant)>,
 }
 
 /// The pipeline's state apart from the consumer.
@@ -620,6 +623,7 @@ impl Pipeline {
         Ok(Some(Pipeline {
             intake: Intake::new(consumer),
             core,
+            read_ahead: None,
         }))
     }
 
@@ -633,6 +637,8 @@ impl Pipeline {
         while !shutdown.is_cancelled() {
             self.turn()?;
         }
+        // Read, never handled: above every committed position.
+        self.read_ahead = None;
         let mut core = lock(&self.core);
         core.health.stopping.store(true, Ordering::Relaxed);
         tracing::info!("stopping: flushing reorder buffers and committing");
@@ -676,8 +682,16 @@ impl Pipeline {
                 c.settings.pipeline.poll_timeout,
             )
         };
-        let mut chunk = Vec::with_capacity(max_batch.min(65_536));
-        // Not under the lock: a rebalance callback may run in here.
+        let mut chunk = Vec::with_capacity(max_batch.min(65_536) + 1);
+        let mut received = started;
+        if let Some((ahead, read_at)) = self.read_ahead.take() {
+            self.intake.resume(ahead, &mut chunk);
+            received = read_at;
+        }
+        // Not under the lock: a rebalance callback may run in here. When
+        // one did, the messages read before it (those read ahead too) are
+        // dropped unhandled: the revoke hook committed everything handled,
+        // and they lie above it.
         if self.intake.read(&mut chunk, max_batch, timeout) == intake::Read::OwnershipChanged {
             chunk.clear();
             let changes = self.intake.consumer().context().take_ownership_changes();
@@ -687,9 +701,27 @@ impl Pipeline {
         let n = chunk.len();
         let mut tally = workers::Tally::default();
         let mut core = lock(&self.core);
+        // The next batch, read by a thread the chunk leaves idle (see
+        // `workers::run_all`) from the split-off queues only: the consumer
+        // itself is polled (and rebalances served) at the next `read`. Not
+        // with transactions: an aborted batch seeks the consumer back, and
+        // what was read ahead of the seek would be handled out of order.
+        let next = Mutex::new((Vec::new(), started));
+        let intake = &self.intake;
+        let read_ahead = || {
+            let mut next = next.lock().unwrap_or_else(|e| e.into_inner());
+            next.1 = Instant::now();
+            intake.read_ahead(&mut next.0, max_batch);
+        };
         if n > 0 {
             core.health.broker_reachable.store(true, Ordering::Relaxed);
-            core.handle_chunk(&chunk, &mut tally);
+            let ahead = (!core.transactional).then_some(&read_ahead as &(dyn Fn() + Sync));
+            core.handle_chunk(&chunk, &mut tally, ahead);
+        }
+        let (next, read_at) = next.into_inner().unwrap_or_else(|e| e.into_inner());
+        if !next.is_empty() {
+            let next = fetched::ReadAhead::new(next, intake.shared_consumer());
+            self.read_ahead = Some((next, read_at));
         }
         // Freeing a chunk's messages (librdkafka's, one call each) took 5-7 %
         // of a turn on the loop's thread while the worker idled; freed on
@@ -701,11 +733,11 @@ impl Pipeline {
             let crew = core.crew.clone();
             crew.alongside(
                 move || drop(chunk),
-                || core.publish_turn(consumer, started, max_batch),
+                || core.publish_turn(consumer, received, max_batch),
             )?;
         } else {
             drop(chunk);
-            core.publish_turn(consumer, started, max_batch)?;
+            core.publish_turn(consumer, received, max_batch)?;
         }
         core.report(n, &tally, started);
         Ok(())
@@ -716,11 +748,12 @@ impl Core {
     /// The rest of a turn once its chunk is handled: reports an error from
     /// a rebalance callback, reads profile updates, advances quiet
     /// partitions, then sends the batch's records and moves earlier
-    /// batches on (or runs the batch's transaction).
+    /// batches on (or runs the batch's transaction). `received` is when
+    /// the batch's first messages were read.
     fn publish_turn(
         &mut self,
         consumer: &BaseConsumer<VigilContext>,
-        started: Instant,
+        received: Instant,
         max_batch: usize,
     ) -> Result<(), PipelineError> {
         if let Some(e) = self.fatal.take() {
@@ -732,9 +765,9 @@ impl Core {
         }
         self.advance_idle();
         if self.transactional {
-            self.transact(consumer, started, true)
+            self.transact(consumer, received, true)
         } else {
-            self.enqueue_batch(started, false)?;
+            self.enqueue_batch(received, false)?;
             self.settle(false, CommitMode::Async, consumer)
         }
     }
@@ -1127,7 +1160,12 @@ impl Core {
 
     /// Handles a polled chunk, each partition's messages in offset order
     /// and the partitions in parallel (see `workers`).
-    fn handle_chunk(&mut self, chunk: &[fetched::Fetched<'_>], tally: &mut workers::Tally) {
+    fn handle_chunk(
+        &mut self,
+        chunk: &[fetched::Fetched<'_>],
+        tally: &mut workers::Tally,
+        read_ahead: Option<&(dyn Fn() + Sync)>,
+    ) {
         let mut work: Vec<workers::Work<'_>> = Vec::with_capacity(self.parts.len());
         let mut index: HashMap<(&str, i32), usize> = HashMap::with_capacity(self.parts.len());
         for ((topic, partition), part) in self.parts.iter_mut() {
@@ -1167,6 +1205,7 @@ impl Core {
             latest,
             &self.crew,
             &mut self.outbox,
+            read_ahead,
         );
         workers::collect(&work, tally);
     }

@@ -112,6 +112,78 @@ impl Drop for Fetched<'_> {
     }
 }
 
+/// Messages read ahead for the next turn (see `Intake::read_ahead`),
+/// kept past the borrow of the queues they came from: a message needs
+/// librdkafka's client alive, which this keeps, not its queue (a queue
+/// split again after a rebalance is a new one; the old one's messages
+/// stay valid). Destroyed unhandled if dropped before
+/// [`ReadAhead::into_chunk`] takes them back.
+pub(super) struct ReadAhead {
+    messages: Vec<NonNull<rd::rd_kafka_message_t>>,
+    _consumer: Arc<BaseConsumer<VigilContext>>,
+}
+
+// SAFETY: as for `Fetched`: librdkafka lets any thread read or destroy a
+// consumed message.
+unsafe impl Send for ReadAhead {}
+
+impl ReadAhead {
+    /// Keeps `messages` for the next turn. Only messages read from
+    /// split-off queues are expected; a message polled from the
+    /// consumer's own queue (rdkafka's, tied to its event) is dropped.
+    pub(super) fn new(
+        messages: Vec<Fetched<'_>>,
+        consumer: &Arc<BaseConsumer<VigilContext>>,
+    ) -> Self {
+        let mut kept = Vec::with_capacity(messages.len());
+        for msg in messages {
+            if let Source::Read(ptr, _) = &msg.0 {
+                kept.push(*ptr);
+                // Its one destruction is now `ReadAhead`'s, or that of the
+                // `Fetched` it becomes again.
+                std::mem::forget(msg);
+            }
+        }
+        ReadAhead {
+            messages: kept,
+            _consumer: consumer.clone(),
+        }
+    }
+
+    /// Hands the messages back, in order, to a chunk that borrows the
+    /// consumer (so the client outlives them again).
+    pub(super) fn into_chunk<'a>(
+        mut self,
+        _consumer: &'a BaseConsumer<VigilContext>,
+        chunk: &mut Vec<Fetched<'a>>,
+    ) {
+        chunk.extend(
+            self.messages
+                .drain(..)
+                .map(|ptr| Fetched(Source::Read(ptr, PhantomData))),
+        );
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        for ptr in self.messages.drain(..) {
+            // SAFETY: read by `rd_kafka_consume_batch_queue`, handed over
+            // by the `Fetched` that owned it (and was forgotten), destroyed
+            // once, while the client lives.
+            unsafe { rd::rd_kafka_message_destroy(ptr.as_ptr()) }
+        }
+    }
+}
+
+impl std::fmt::Debug for ReadAhead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadAhead")
+            .field("messages", &self.messages.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for Fetched<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fetched")

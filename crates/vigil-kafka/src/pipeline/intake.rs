@@ -33,7 +33,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 
-use super::fetched::{Fetched, SplitQueue};
+use super::fetched::{Fetched, ReadAhead, SplitQueue};
 use crate::context::VigilContext;
 use crate::metrics as m;
 
@@ -74,6 +74,12 @@ impl Intake {
         &self.consumer
     }
 
+    /// The consumer, shared: what messages kept past a turn hold on to
+    /// (see `fetched::ReadAhead`).
+    pub(super) fn shared_consumer(&self) -> &Arc<BaseConsumer<VigilContext>> {
+        &self.consumer
+    }
+
     /// Notes that the queues must be split again before the next read.
     pub(super) fn ownership_changed(&self) {
         self.stale.store(true, Ordering::Relaxed);
@@ -94,8 +100,11 @@ impl Intake {
         }
     }
 
-    /// Reads up to `max` messages into `chunk`, waiting up to `timeout`
-    /// for the first.
+    /// Reads up to `max` messages into `chunk` (which may hold messages
+    /// read ahead already), waiting up to `timeout` for the first. The
+    /// consumer's own queue is polled at least once, even when `chunk` is
+    /// full: rebalances and errors arrive there, and only a `poll` serves
+    /// them (a message that poll returns makes `chunk` one over `max`).
     pub(super) fn read<'a>(
         &'a self,
         chunk: &mut Vec<Fetched<'a>>,
@@ -108,12 +117,14 @@ impl Intake {
             self.wake.arm();
             // With no queue split off, every message comes through the
             // consumer's queue, so the wait happens in its `poll`.
-            let mut wait = if self.queues.is_empty() && !waited {
+            let mut wait = if self.queues.is_empty() && !waited && chunk.is_empty() {
                 timeout
             } else {
                 Duration::ZERO
             };
-            while chunk.len() < max {
+            let mut first = true;
+            while chunk.len() < max || first {
+                first = false;
                 let polled = self.consumer.poll(wait);
                 if self.consumer.context().ownership_changed() {
                     return Read::OwnershipChanged;
@@ -136,6 +147,19 @@ impl Intake {
             self.wake.wait(timeout);
             waited = true;
         }
+    }
+
+    /// Reads up to `max` messages of the split-off queues into `chunk`
+    /// without polling the consumer, so without serving a rebalance: what
+    /// a thread with nothing else to do reads for the next batch while the
+    /// current one is handled (see `workers::run_all`). Never waits.
+    pub(super) fn read_ahead<'a>(&'a self, chunk: &mut Vec<Fetched<'a>>, max: usize) {
+        self.read_queues(chunk, max);
+    }
+
+    /// Puts messages read ahead in a turn before at the start of `chunk`.
+    pub(super) fn resume<'a>(&'a self, ahead: ReadAhead, chunk: &mut Vec<Fetched<'a>>) {
+        ahead.into_chunk(&self.consumer, chunk);
     }
 
     /// Takes from the partitions' queues in turn (see [`take_in_turn`]).
@@ -229,8 +253,10 @@ mod tests {
     const MAX: usize = 1_000;
 
     /// Two partitions' messages, read in batches through their split-off
-    /// queues, split after the assignment: every message
-    /// once, each partition's in offset order, no batch over the limit. On
+    /// queues, split after the assignment, every other batch partly read
+    /// ahead during the one before (as a worker does): every message
+    /// once, each partition's in offset order, no batch over the limit
+    /// (but for the one message the consumer's own poll may add). On
     /// the real broker when `VIGIL_TEST_BOOTSTRAP` names one (the test
     /// script's Tansu), else on librdkafka's mock cluster.
     #[test]
@@ -288,11 +314,15 @@ mod tests {
         consumer.subscribe(&[&topic]).unwrap();
         let mut intake = Intake::new(consumer);
         let mut next: HashMap<i32, usize> = HashMap::new();
-        let (mut total, mut empty) = (0, 0);
+        let (mut total, mut empty, mut turns, mut read_ahead) = (0, 0, 0, 0);
+        let mut ahead: Option<ReadAhead> = None;
         while total < 2 * PER_PARTITION {
             // A bound, so a partition never read fails the test.
             assert!(empty < 300, "nothing to read for 30 s, {total} read");
             let mut chunk = Vec::new();
+            if let Some(ahead) = ahead.take() {
+                intake.resume(ahead, &mut chunk);
+            }
             let read = intake.read(&mut chunk, MAX, Duration::from_millis(100));
             if read == Read::OwnershipChanged {
                 let owned: Vec<(String, i32)> = intake
@@ -312,7 +342,7 @@ mod tests {
                 intake.split_if_stale(owned.iter().map(|(t, p)| (t.as_str(), *p)));
                 continue;
             }
-            assert!(chunk.len() <= MAX, "a batch of {}", chunk.len());
+            assert!(chunk.len() <= MAX + 1, "a batch of {}", chunk.len());
             empty = if chunk.is_empty() { empty + 1 } else { 0 };
             for msg in &chunk {
                 let seq: usize = std::str::from_utf8(msg.payload().unwrap())
@@ -324,7 +354,17 @@ mod tests {
                 *expected += 1;
             }
             total += chunk.len();
+            drop(chunk);
+            turns += 1;
+            if turns % 2 == 0 {
+                let mut next = Vec::new();
+                intake.read_ahead(&mut next, MAX / 2);
+                assert!(next.len() <= MAX / 2, "{} read ahead", next.len());
+                read_ahead += next.len();
+                ahead = Some(ReadAhead::new(next, intake.shared_consumer()));
+            }
         }
+        assert!(read_ahead > 0, "nothing was read ahead");
         assert_eq!(total, 2 * PER_PARTITION);
         assert_eq!(
             next.values().copied().collect::<Vec<_>>(),

@@ -425,8 +425,15 @@ impl Block {
 /// a chunk of one partition is decoded on one core while it is scored on
 /// the other, and a chunk of several is decoded and scored on all.
 ///
+/// On several threads, the first thread left with nothing to decode
+/// runs `read_ahead` once (reading the next batch) before it waits to
+/// encode behind: the serial read of a turn, the worker idle, was a tenth
+/// of the turn, and the thread done first with its share waited about as
+/// long for the other's last blocks.
+///
 /// An event stamped after `latest` is refused (`timestamp_in_future`).
 /// The records go to the end of `outbox`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run_all<M: Ahead + Sync>(
     work: &mut [Work<'_>],
     chunk: &[M],
@@ -435,6 +442,7 @@ pub(super) fn run_all<M: Ahead + Sync>(
     latest: Option<Timestamp>,
     crew: &Crew,
     outbox: &mut Vec<OutRecord>,
+    read_ahead: Option<&(dyn Fn() + Sync)>,
 ) {
     let mut blocks: Vec<Block> = Vec::new();
     let mut spans: Vec<std::ops::Range<usize>> = Vec::with_capacity(work.len());
@@ -483,6 +491,7 @@ pub(super) fn run_all<M: Ahead + Sync>(
             AtomicUsize::new(0),
             AtomicUsize::new(0),
         );
+        let read = AtomicBool::new(false);
         crew.run(threads, || {
             while let Some(cell) = cells.get(next_share.fetch_add(1, Ordering::Relaxed)) {
                 // Each cell is claimed once: the lock is never contended.
@@ -505,6 +514,11 @@ pub(super) fn run_all<M: Ahead + Sync>(
             // scoring threads leave, decoding ahead, then encoding behind.
             while let Some(&b) = ahead.get(next_ahead.fetch_add(1, Ordering::Relaxed)) {
                 blocks[b].decode_if_free(chunk, &progress);
+            }
+            if let Some(read_ahead) = read_ahead
+                && !read.swap(true, Ordering::AcqRel)
+            {
+                read_ahead();
             }
             while let Some(&b) = ahead.get(next_encode.fetch_add(1, Ordering::Relaxed)) {
                 blocks[b].wait_scored(&progress);
@@ -732,6 +746,7 @@ mod tests {
             None,
             &Crew::new(threads),
             &mut out,
+            None,
         );
         collect(&work, &mut tally);
         drop(work);

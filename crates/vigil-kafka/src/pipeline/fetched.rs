@@ -128,19 +128,24 @@ pub(super) struct ReadAhead {
 unsafe impl Send for ReadAhead {}
 
 impl ReadAhead {
-    /// Keeps `messages` for the next turn. Only messages read from
-    /// split-off queues are expected; a message polled from the
-    /// consumer's own queue (rdkafka's, tied to its event) is dropped.
+    /// Keeps `messages` for the next turn. They come from split-off
+    /// queues only (`Intake::read_ahead` never polls the consumer); a
+    /// message polled from the consumer's own queue belongs to rdkafka's
+    /// event and cannot be kept this way.
     pub(super) fn new(
         messages: Vec<Fetched<'_>>,
         consumer: &Arc<BaseConsumer<VigilContext>>,
     ) -> Self {
         let mut kept = Vec::with_capacity(messages.len());
         for msg in messages {
+            debug_assert!(
+                matches!(msg.0, Source::Read(..)),
+                "a polled message read ahead"
+            );
             if let Source::Read(ptr, _) = &msg.0 {
                 kept.push(*ptr);
-                // Its one destruction is now `ReadAhead`'s, or that of the
-                // `Fetched` it becomes again.
+                // Its one destruction is now that of the `Fetched` it
+                // becomes again (in a chunk, or in `ReadAhead`'s drop).
                 std::mem::forget(msg);
             }
         }
@@ -157,22 +162,22 @@ impl ReadAhead {
         _consumer: &'a BaseConsumer<VigilContext>,
         chunk: &mut Vec<Fetched<'a>>,
     ) {
-        chunk.extend(
-            self.messages
-                .drain(..)
-                .map(|ptr| Fetched(Source::Read(ptr, PhantomData))),
-        );
+        chunk.extend(self.messages.drain(..).map(Fetched::kept));
+    }
+}
+
+impl Fetched<'_> {
+    /// A message kept by [`ReadAhead`], owned again (and destroyed on
+    /// drop) by the `Fetched` made here.
+    fn kept(ptr: NonNull<rd::rd_kafka_message_t>) -> Self {
+        Fetched(Source::Read(ptr, PhantomData))
     }
 }
 
 impl Drop for ReadAhead {
     fn drop(&mut self) {
-        for ptr in self.messages.drain(..) {
-            // SAFETY: read by `rd_kafka_consume_batch_queue`, handed over
-            // by the `Fetched` that owned it (and was forgotten), destroyed
-            // once, while the client lives.
-            unsafe { rd::rd_kafka_message_destroy(ptr.as_ptr()) }
-        }
+        // Destroyed as any message read is, while the client lives.
+        self.messages.drain(..).map(Fetched::kept).for_each(drop);
     }
 }
 
